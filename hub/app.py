@@ -1,0 +1,50 @@
+"""``create_app(settings)``: wires the database, the FHIR API, auth and docs; nothing else."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_smorest import Api
+
+import hub
+from hub.config import Settings
+from hub.store.db import Database, make_engine
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """The application factory (https://flask.palletsprojects.com/patterns/appfactories/)."""
+    settings = settings or Settings.from_env()
+    app = Flask(__name__)
+    app.config.update(
+        HUB_SETTINGS=settings,
+        API_TITLE="Community support records hub",
+        API_VERSION=hub.__version__,
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/openapi",
+        OPENAPI_JSON_PATH="openapi.json",
+        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+    )
+    db = Database(make_engine(settings.database_url, **settings.engine_options))
+    if settings.auto_migrate:
+        from hub.store.migrate import upgrade
+
+        upgrade(db.engine)
+    app.extensions["hub.db"] = db
+
+    from hub.resources import errors, http
+    from hub.resources.routes import CONVERTERS
+
+    http.register(app)
+    if not settings.auth_required:
+        from hub.resources.context import SystemContext
+
+        app.extensions[http.AUTHENTICATOR] = lambda route: SystemContext("HUB_AUTH=off")
+    else:
+        from hub.auth import install as install_auth
+
+        install_auth(app)
+    api = Api(app)
+    for conv in CONVERTERS.values():
+        api.register_converter(conv, lambda c: {"type": "string", "pattern": c.regex})
+    api.register_blueprint(http.bp)
+    errors.install(app)  # after Api(): our OperationOutcome handlers replace smorest's
+    return app

@@ -1,0 +1,58 @@
+"""Settings from environment variables (12-factor); see README "Configuration"."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+DEFAULT_DATA_DIR = Path("data")
+
+
+def _default_database_url(data_dir: Path) -> str:
+    return f"sqlite:///{(data_dir / 'hub.sqlite3').resolve()}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable about one hub instance."""
+
+    #: SQLAlchemy URL. Default: a SQLite file ``data/hub.sqlite3`` (``HUB_DATA_DIR``).
+    database_url: str = ""
+    data_dir: Path = DEFAULT_DATA_DIR
+    #: Public base URL of the FHIR endpoint (``https://hub.example.jp/fhir``); when empty the
+    #: request's own host URL is used.
+    base_url: str = ""
+    #: Largest ``_count`` a search may ask for, and the default page size.
+    max_count: int = 1000
+    default_count: int = 20
+    #: SQLAlchemy engine options (pool sizes) — tests and the CLI may override.
+    engine_options: dict[str, Any] = field(default_factory=dict)
+    #: Create/upgrade the schema on start (``hub init`` does it explicitly).
+    auto_migrate: bool = True
+    #: SMART Backend Services tokens required on /fhir (``HUB_AUTH=off`` only for local
+    #: benchmarks and the core's own tests: every caller is then the unrestricted system).
+    auth_required: bool = True
+    #: Lifetime of SMART access tokens in seconds (``HUB_TOKEN_LIFETIME``; SMART: ≤ 300).
+    token_lifetime: int = 300
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        e = os.environ if env is None else env
+        data_dir = Path(e.get("HUB_DATA_DIR", str(DEFAULT_DATA_DIR)))
+        settings = cls(
+            database_url=e.get("HUB_DATABASE_URL") or _default_database_url(data_dir),
+            data_dir=data_dir,
+            base_url=e.get("HUB_BASE_URL", "").rstrip("/"),
+            max_count=int(e.get("HUB_MAX_COUNT", "1000")),
+            default_count=int(e.get("HUB_DEFAULT_COUNT", "20")),
+            auto_migrate=e.get("HUB_AUTO_MIGRATE", "1") not in ("0", "false", "no"),
+            auth_required=e.get("HUB_AUTH", "on") not in ("off", "0", "false", "no"),
+            token_lifetime=int(e.get("HUB_TOKEN_LIFETIME", "300")),
+        )
+        return replace(settings, **overrides)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

@@ -1,0 +1,1 @@
+"""FHIR REST: interactions, search, bundles, CapabilityStatement, and the Flask edge."""

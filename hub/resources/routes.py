@@ -1,0 +1,284 @@
+"""The route table: every FHIR interaction the hub serves, once.
+
+The HTTP edge registers these rules with Flask; Bundle entries (batch/transaction) are matched
+against the same table through a standalone werkzeug ``Map``; the CapabilityStatement is
+generated from it. Adding an interaction is adding a row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import BaseConverter, Map, Rule
+
+from hub.fhir.codes import Interaction, IssueType
+from hub.fhir.errors import FhirError
+from hub.fhir.searchparams import SUPPORTED_TYPES
+from hub.resources import interactions as i
+from hub.resources import search as s
+from hub.resources.request import FhirRequest, FhirResponse
+from hub.store.repository import Repository
+
+Handler = Callable[[FhirRequest, Repository], FhirResponse]
+
+
+class ResourceTypeConverter(BaseConverter):
+    """A resource type name (http://hl7.org/fhir/R4/resourcelist.html)."""
+
+    regex = r"[A-Z][A-Za-z]{1,63}"
+
+
+class IdConverter(BaseConverter):
+    """A logical id (http://hl7.org/fhir/R4/datatypes.html#id)."""
+
+    regex = r"[A-Za-z0-9\-.]{1,64}"
+
+
+CONVERTERS = {"rtype": ResourceTypeConverter, "fid": IdConverter}
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    endpoint: str
+    rule: str
+    method: str
+    handler: Handler
+    interaction: Interaction
+    write: bool
+    summary: str
+
+
+def _bundle(req: FhirRequest, repo: Repository) -> FhirResponse:
+    from hub.resources.transaction import process_bundle
+
+    return process_bundle(req, repo)
+
+
+def _capabilities(req: FhirRequest, repo: Repository) -> FhirResponse:
+    from hub.resources.capability import capability_statement
+
+    return FhirResponse(200, resource=capability_statement(req.base, repo.registry))
+
+
+def _op(name: str) -> Handler:
+    def handler(req: FhirRequest, repo: Repository) -> FhirResponse:
+        from hub.resources import operations
+
+        fn: Handler = getattr(operations, name)
+        return fn(req, repo)
+
+    handler.__name__ = name
+    return handler
+
+
+T = "/<rtype:resource_type>"
+ID = T + "/<fid:res_id>"
+
+ROUTES: tuple[Route, ...] = (
+    Route(
+        "capabilities",
+        "/metadata",
+        "GET",
+        _capabilities,
+        Interaction.CAPABILITIES,
+        False,
+        "The CapabilityStatement, generated from the route table and search parameters",
+    ),
+    Route(
+        "bundle",
+        "/",
+        "POST",
+        _bundle,
+        Interaction.TRANSACTION,
+        True,
+        "Process a batch or transaction Bundle",
+    ),
+    Route(
+        "history-system",
+        "/_history",
+        "GET",
+        i.history,
+        Interaction.HISTORY_SYSTEM,
+        False,
+        "History of all resources",
+    ),
+    Route(
+        "search-type", T, "GET", s.search, Interaction.SEARCH_TYPE, False, "Search a resource type"
+    ),
+    Route(
+        "search-type-post",
+        T + "/_search",
+        "POST",
+        s.search,
+        Interaction.SEARCH_TYPE,
+        False,
+        "Search a resource type (parameters in a form body)",
+    ),
+    Route(
+        "create",
+        T,
+        "POST",
+        i.create,
+        Interaction.CREATE,
+        True,
+        "Create a resource (If-None-Exist for a conditional create)",
+    ),
+    Route(
+        "conditional-update",
+        T,
+        "PUT",
+        i.conditional_update,
+        Interaction.UPDATE,
+        True,
+        "Conditional update",
+    ),
+    Route(
+        "conditional-patch",
+        T,
+        "PATCH",
+        i.conditional_patch,
+        Interaction.PATCH,
+        True,
+        "Conditional patch (JSON Patch)",
+    ),
+    Route(
+        "conditional-delete",
+        T,
+        "DELETE",
+        i.conditional_delete,
+        Interaction.DELETE,
+        True,
+        "Conditional delete (single match)",
+    ),
+    Route(
+        "history-type",
+        T + "/_history",
+        "GET",
+        i.history,
+        Interaction.HISTORY_TYPE,
+        False,
+        "History of a resource type",
+    ),
+    Route("read", ID, "GET", i.read, Interaction.READ, False, "Read the current version"),
+    Route(
+        "update",
+        ID,
+        "PUT",
+        i.update,
+        Interaction.UPDATE,
+        True,
+        "Update (or create with a client id); If-Match for version-aware updates",
+    ),
+    Route("patch", ID, "PATCH", i.patch, Interaction.PATCH, True, "Patch (JSON Patch, RFC 6902)"),
+    Route("delete", ID, "DELETE", i.delete, Interaction.DELETE, True, "Delete (logical)"),
+    Route(
+        "history-instance",
+        ID + "/_history",
+        "GET",
+        i.history,
+        Interaction.HISTORY_INSTANCE,
+        False,
+        "History of one resource",
+    ),
+    Route(
+        "vread",
+        ID + "/_history/<vid>",
+        "GET",
+        i.vread,
+        Interaction.VREAD,
+        False,
+        "Read one version",
+    ),
+    Route(
+        "everything",
+        ID + "/$everything",
+        "GET",
+        _op("everything"),
+        Interaction.OPERATION,
+        False,
+        "Patient $everything: the patient's compartment, consent-gated",
+    ),
+    Route(
+        "break-glass",
+        ID + "/$break-glass",
+        "POST",
+        _op("break_glass_op"),
+        Interaction.OPERATION,
+        True,
+        "Emergency access (break-glass) to one patient, with a reason; reviewed later",
+    ),
+)
+
+BY_ENDPOINT = {r.endpoint: r for r in ROUTES}
+
+URL_MAP = Map(
+    [Rule(r.rule, endpoint=r.endpoint, methods=[r.method]) for r in ROUTES],
+    converters=CONVERTERS,
+    strict_slashes=False,
+)
+
+
+def match(method: str, path: str) -> tuple[Route, dict[str, str]]:
+    """Match ``method path`` (relative to the FHIR base) to a route, or raise ``FhirError``."""
+    adapter = URL_MAP.bind("hub.invalid", "/")
+    try:
+        endpoint, args = adapter.match("/" + path.lstrip("/"), method=method)
+    except MethodNotAllowed:
+        raise FhirError.not_supported(f"{method} is not allowed on {path!r}", status=405) from None
+    except NotFound:
+        raise FhirError.not_found(f"No FHIR interaction at {path!r}") from None
+    return BY_ENDPOINT[str(endpoint)], {k: str(v) for k, v in args.items()}
+
+
+def apply_args(req: FhirRequest, args: dict[str, str]) -> None:
+    """Fill the request's path parts and check the resource type is one the hub serves."""
+    req.resource_type = args.get("resource_type")
+    req.res_id = args.get("res_id")
+    req.version_id = args.get("vid")
+    if req.resource_type is not None and req.resource_type not in SUPPORTED_TYPES:
+        raise FhirError.not_supported(
+            f"Resource type {req.resource_type!r} is not supported by this server", status=404
+        )
+
+
+def dispatch(route: Route, req: FhirRequest, repo: Repository) -> FhirResponse:
+    """Run one interaction: the single place every request and Bundle entry passes through.
+
+    Deny by default: no access context → 401; the context's ``authorize`` (SMART scopes)
+    runs for every HTTP request *and* every Bundle entry.
+    """
+    if req.context is None:
+        raise FhirError.of(
+            401,
+            IssueType.LOGIN,
+            "Authentication is required",
+            headers={"WWW-Authenticate": 'Bearer realm="hub"'},
+        )
+    if route.endpoint == "capabilities":
+        return route.handler(req, repo)
+    from hub.access.gate import Gate
+    from hub.audit import recorder
+
+    req.gate = Gate(repo.conn, req.context)
+    target = "/".join(p for p in (req.resource_type, req.res_id) if p) or None
+    query = urlencode(req.params) if req.params else None
+    record = recorder.new_record(str(route.interaction), req.context, req.audit, target, query)
+    try:
+        req.context.authorize(route, req)
+        resp = route.handler(req, repo)
+    except FhirError as err:
+        record.disclosures = recorder.disclosures(req.gate.verdicts)
+        recorder.refused(record, err.status, err.issues[0].diagnostics if err.issues else "")
+        if req.audit is not None:
+            req.audit.pending.append(record)
+        raise
+    record.disclosures = recorder.disclosures(req.gate.verdicts)
+    record.break_glass_reason = next(
+        (v.break_glass_reason for v in req.gate.verdicts if v.break_glass_reason), None
+    )
+    if route.endpoint != "bundle":  # each entry of a Bundle is audited as its own interaction
+        recorder.write(repo, record)
+    return resp

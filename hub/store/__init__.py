@@ -1,0 +1,1 @@
+"""Storage: versioned FHIR resources and their search index in one SQLAlchemy schema."""
