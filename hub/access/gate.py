@@ -1,0 +1,327 @@
+"""The gate: consent decisions for everything that leaves the hub, and their audit records.
+
+One ``Gate`` per interaction (``routes.dispatch`` makes it). Handlers never decide access
+themselves; they ask the gate:
+
+* ``restrict(types)`` — a SQL pre-filter of the rows a search may even consider: resources of
+  directory types, resources the caller's organization wrote (author rule), and resources in
+  the compartment of a patient whose consent may grant the caller anything (the coarse index
+  ``idx_consent_grant``, a superset of the engine's permits — see ``hub.consent.grants``),
+  plus patients the caller broke the glass for.
+* ``check(items)`` — the precise decision for each resource, by the pure engine
+  (``hub.consent.engine.decide``) over the patient's consents; every gated item is recorded
+  (permit or deny, with the consent version and provision path that decided) for the audit.
+
+Rules the gate adds around the engine (state them where privacy officers can read them):
+directory data (types outside the Patient compartment) is gated by scopes only; AuditEvents
+are readable by privacy officers only; the hub itself (CLI, ``HUB_AUTH=off``) is unrestricted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Select, and_, exists, select, union
+
+from hub.access.schema import break_glass
+from hub.consent.engine import AccessRequest, BreakGlass, Decision, decide
+from hub.consent.model import ConsentRecord, parse_consent
+from hub.fhir.indexing import compartment_params
+from hub.fhir.searchparams import SUPPORTED_TYPES
+from hub.resources.context import SystemContext
+from hub.store import schema as s
+from hub.store.records import StoredResource, now_micros
+
+log = logging.getLogger("hub.access")
+
+#: Types in the FHIR R4 Patient compartment: a person's data, released only by consent.
+GATED_TYPES = frozenset({"Patient", *(t for t in compartment_params() if t in SUPPORTED_TYPES)})
+DEFAULT_PURPOSE = "TREAT"
+EMERGENCY = "ETREAT"
+CONTACT_AGREEMENT = (
+    "https://community-support-hub.example/fhir/StructureDefinition/contact-agreement"
+)
+_V2_RELATIONSHIP_CONTACT = ("http://terminology.hl7.org/CodeSystem/v2-0131", "C")
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The gate's answer for one resource (``decision`` is the engine's, or the gate's rule)."""
+
+    item: StoredResource
+    permit: bool
+    rule: str
+    patients: tuple[str, ...] = ()
+    consent: str | None = None
+    provision: str | None = None
+    custodian: str | None = None
+    detail: str = ""
+    break_glass_reason: str | None = None
+
+
+@dataclass
+class Gate:
+    conn: Connection
+    context: Any
+    now: int = field(default_factory=now_micros)
+    verdicts: list[Verdict] = field(default_factory=list)
+    _consents: dict[str, list[ConsentRecord]] = field(default_factory=dict)
+    _glass: dict[str, tuple[str, int]] | None = None
+
+    # -- who is asking -------------------------------------------------------------------
+
+    @property
+    def unrestricted(self) -> bool:
+        return isinstance(self.context, SystemContext)
+
+    @property
+    def organization(self) -> str | None:
+        org = getattr(self.context, "organization", None)
+        return org if isinstance(org, str) and org else None
+
+    @property
+    def purpose(self) -> str:
+        p = getattr(self.context, "purpose_of_use", None)
+        return p if isinstance(p, str) and p else DEFAULT_PURPOSE
+
+    @property
+    def privacy_officer(self) -> bool:
+        return bool(getattr(self.context, "privacy_officer", False))
+
+    @property
+    def client_id(self) -> str | None:
+        c = getattr(self.context, "client_id", None)
+        return c if isinstance(c, str) else None
+
+    # -- break-glass ---------------------------------------------------------------------
+
+    def glass(self) -> dict[str, tuple[str, int]]:
+        """Active break-glass grants of this client: patient id → (reason, expires)."""
+        if self._glass is None:
+            self._glass = {}
+            if self.client_id:
+                rows = self.conn.execute(
+                    select(break_glass.c.patient_id, break_glass.c.reason, break_glass.c.expires)
+                    .where(
+                        break_glass.c.client_id == self.client_id, break_glass.c.expires > self.now
+                    )
+                    .order_by(break_glass.c.expires)
+                )
+                self._glass = {r[0]: (r[1], r[2]) for r in rows}
+        return self._glass
+
+    # -- the search pre-filter -----------------------------------------------------------
+
+    def _allowed_patients(self) -> Select[tuple[str]]:
+        g = s.idx_consent_grant.alias("g")
+        h = s.idx_consent_grant.alias("h")
+        actors = ["*", *([self.organization] if self.organization else [])]
+        newer = exists().where(
+            h.c.kind == "head",
+            h.c.patient_id == g.c.patient_id,
+            h.c.policy == g.c.policy,
+            h.c.date > g.c.date,
+            h.c.low <= self.now,
+            h.c.high >= self.now,
+        )
+        return select(g.c.patient_id).where(
+            g.c.kind == "permit",
+            g.c.actor.in_(actors),
+            g.c.purpose.in_(["*", self.purpose]),
+            g.c.low <= self.now,
+            g.c.high >= self.now,
+            ~newer,
+        )
+
+    def restrict(self, types: Iterable[str]) -> Select[tuple[int]] | None:
+        """The rids a search over ``types`` may consider, or None for no restriction."""
+        wanted = set(types)
+        if self.unrestricted or not wanted & GATED_TYPES:
+            return None
+        c = s.idx_compartment
+        branches: list[Select[Any]] = [
+            select(c.c.rid).where(
+                c.c.res_type != "AuditEvent", c.c.patient_id.in_(self._allowed_patients())
+            )
+        ]
+        if self.glass():
+            branches.append(
+                select(c.c.rid).where(
+                    c.c.res_type != "AuditEvent", c.c.patient_id.in_(list(self.glass()))
+                )
+            )
+        if self.organization:
+            branches.append(
+                select(s.resource.c.rid).where(s.resource.c.author == self.organization)
+            )
+        open_types = sorted(wanted - GATED_TYPES)
+        if self.privacy_officer and "AuditEvent" in wanted:
+            open_types.append("AuditEvent")
+        if open_types:
+            branches.append(select(s.resource.c.rid).where(s.resource.c.res_type.in_(open_types)))
+        if len(branches) == 1:
+            return branches[0]
+        allowed = union(*branches).subquery("allowed")
+        return select(allowed.c[0])
+
+    # -- precise decisions ---------------------------------------------------------------
+
+    def _consents_for(self, patient_id: str) -> list[ConsentRecord]:
+        if patient_id not in self._consents:
+            r = s.idx_reference
+            rows = self.conn.execute(
+                select(s.resource.c.content).where(
+                    s.resource.c.res_type == "Consent",
+                    s.resource.c.deleted.is_(False),
+                    s.resource.c.rid.in_(
+                        select(r.c.rid).where(
+                            r.c.res_type == "Consent",
+                            r.c.code == "patient",
+                            r.c.target_type == "Patient",
+                            r.c.target_id == patient_id,
+                        )
+                    ),
+                )
+            )
+            records = []
+            for (content,) in rows:
+                try:
+                    records.append(parse_consent(json.loads(content)))
+                except (ValueError, KeyError, TypeError) as exc:
+                    log.warning("unusable Consent for a patient skipped: %s", exc)
+            self._consents[patient_id] = records
+        return self._consents[patient_id]
+
+    def _facts(self, rids: list[int]) -> tuple[dict[int, list[str]], dict[int, str | None]]:
+        comp: dict[int, list[str]] = {}
+        authors: dict[int, str | None] = {}
+        if rids:
+            for rid, pid in self.conn.execute(
+                select(s.idx_compartment.c.rid, s.idx_compartment.c.patient_id).where(
+                    s.idx_compartment.c.rid.in_(rids)
+                )
+            ):
+                comp.setdefault(rid, []).append(pid)
+            for rid, author in self.conn.execute(
+                select(s.resource.c.rid, s.resource.c.author).where(s.resource.c.rid.in_(rids))
+            ):
+                authors[rid] = author
+        return comp, authors
+
+    def _request(
+        self, item: StoredResource, body: dict[str, Any], pid: str, author: str | None
+    ) -> AccessRequest:
+        codes: set[tuple[str, str]] = set()
+        for key in ("code", "category", "type"):
+            value = body.get(key)
+            for concept in value if isinstance(value, list) else [value]:
+                if isinstance(concept, dict):
+                    for coding in concept.get("coding", []):
+                        codes.add((coding.get("system", ""), coding.get("code", "")))
+        labels = {
+            (x.get("system", ""), x.get("code", ""))
+            for x in (body.get("meta") or {}).get("security", [])
+        }
+        contact: bool | None = None
+        if item.res_type == "RelatedPerson":
+            rel = {
+                (c.get("system"), c.get("code"))
+                for r in body.get("relationship", [])
+                for c in r.get("coding", [])
+            }
+            if _V2_RELATIONSHIP_CONTACT in rel:
+                contact = any(
+                    e.get("url") == CONTACT_AGREEMENT and e.get("valueBoolean") is True
+                    for e in body.get("extension", [])
+                )
+        glass = self.glass().get(pid)
+        bg = (
+            BreakGlass(allowed=True, reason=glass[0], patient_id=pid, expires=glass[1])
+            if glass
+            else None
+        )
+        refs = frozenset([self.organization] if self.organization else [])
+        return AccessRequest(
+            actor_refs=refs,
+            organization=self.organization,
+            purpose=EMERGENCY if glass else self.purpose,
+            action="access",
+            resource_type=item.res_type,
+            resource_ref=item.reference,
+            patient_id=pid,
+            codes=frozenset(codes),
+            security_labels=frozenset(labels),
+            author_organization=author,
+            contact_agreed=contact,
+            break_glass=bg,
+            now=self.now,
+        )
+
+    def check(self, items: Sequence[StoredResource]) -> list[Verdict]:
+        """Decide each item; record every decision about a person's data."""
+        out: list[Verdict] = []
+        gated = [i for i in items if i.res_type in GATED_TYPES]
+        comp, authors = self._facts([i.rid for i in gated]) if not self.unrestricted else ({}, {})
+        for item in items:
+            if item.res_type not in GATED_TYPES:
+                out.append(Verdict(item, True, "not-gated"))
+                continue
+            pids = tuple(sorted(set(comp.get(item.rid, []))))
+            if self.unrestricted:
+                v = Verdict(item, True, "system", pids)
+            elif item.res_type == "AuditEvent":
+                v = Verdict(
+                    item,
+                    self.privacy_officer,
+                    "privacy-officer" if self.privacy_officer else "audit-restricted",
+                    pids,
+                )
+            else:
+                v = self._decide(item, pids, authors.get(item.rid))
+            self.verdicts.append(v)
+            out.append(v)
+        return out
+
+    def _decide(self, item: StoredResource, pids: tuple[str, ...], author: str | None) -> Verdict:
+        body = json.loads(item.content) if item.content else {}
+        decisions: list[tuple[str | None, Decision]] = []
+        for pid in pids or (None,):
+            req = self._request(item, body, pid or "", author)
+            if pid is None:
+                req = AccessRequest(**{**_fields(req), "patient_id": None})
+            decisions.append((pid, decide(req, self._consents_for(pid) if pid else [])))
+        # every patient whose data this is must permit; report the first refusal, else the first
+        deciding = next((d for d in decisions if not d[1].permit), decisions[0])
+        d = deciding[1]
+        consent = (
+            f"Consent/{d.consent_id}/_history/{d.consent_version}"
+            if d.consent_id and d.consent_version
+            else (f"Consent/{d.consent_id}" if d.consent_id else None)
+        )
+        provision = ".".join(str(i) for i in d.provision_path) if d.consent_id else None
+        glass = self.glass().get(deciding[0] or "")
+        return Verdict(
+            item,
+            d.permit,
+            str(d.rule),
+            pids,
+            consent,
+            provision,
+            author,
+            d.detail,
+            glass[0] if glass and str(d.rule) == "break-glass" else None,
+        )
+
+    def visible(self, items: Sequence[StoredResource]) -> list[StoredResource]:
+        return [v.item for v in self.check(items) if v.permit]
+
+
+def _fields(req: AccessRequest) -> dict[str, Any]:
+    return {f: getattr(req, f) for f in req.__dataclass_fields__}
+
+
+__all__ = ["GATED_TYPES", "Gate", "Verdict", "and_"]

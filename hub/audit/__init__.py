@@ -1,0 +1,1 @@
+"""Audit trail: a BALP-shaped AuditEvent for every interaction with a person's data."""
