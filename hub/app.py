@@ -34,6 +34,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     from hub.resources.routes import CONVERTERS
 
     http.register(app)
+    if not settings.consent_gate:
+        app.logger.warning("HUB_CONSENT_GATE=off: consent is NOT enforced (benchmarks only)")
     if not settings.auth_required:
         from hub.resources.context import SystemContext
 

@@ -36,6 +36,10 @@ class Settings:
     auth_required: bool = True
     #: Lifetime of SMART access tokens in seconds (``HUB_TOKEN_LIFETIME``; SMART: ≤ 300).
     token_lifetime: int = 300
+    #: The consent gate decides every read (``HUB_CONSENT_GATE=off`` exists only so that the
+    #: benchmark can measure what the gate costs; the hub logs a warning when it is off, and
+    #: every access is still audited).
+    consent_gate: bool = True
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
@@ -50,6 +54,7 @@ class Settings:
             auto_migrate=e.get("HUB_AUTO_MIGRATE", "1") not in ("0", "false", "no"),
             auth_required=e.get("HUB_AUTH", "on") not in ("off", "0", "false", "no"),
             token_lifetime=int(e.get("HUB_TOKEN_LIFETIME", "300")),
+            consent_gate=e.get("HUB_CONSENT_GATE", "on") not in ("off", "0", "false", "no"),
         )
         return replace(settings, **overrides)
 

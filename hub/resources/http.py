@@ -68,6 +68,7 @@ def _build_request(route: Route, args: dict[str, Any]) -> FhirRequest:
         context=getattr(g, "hub_context", None),
         max_count=settings.max_count,
         default_count=settings.default_count,
+        consent_gate=settings.consent_gate,
     )
     apply_args(req, {k: str(v) for k, v in args.items()})
     return req

@@ -35,6 +35,8 @@ class FhirRequest:
     default_count: int = 20
     #: the access gate of this interaction (set by ``routes.dispatch``)
     gate: Any = None
+    #: False only when the operator turned the consent gate off (``HUB_CONSENT_GATE=off``)
+    consent_gate: bool = True
     #: the HTTP request's audit trail (``hub.audit.recorder.AuditTrail``)
     audit: Any = None
 

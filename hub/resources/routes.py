@@ -262,7 +262,7 @@ def dispatch(route: Route, req: FhirRequest, repo: Repository) -> FhirResponse:
     from hub.access.gate import Gate
     from hub.audit import recorder
 
-    req.gate = Gate(repo.conn, req.context)
+    req.gate = Gate(repo.conn, req.context, enforced=req.consent_gate)
     target = "/".join(p for p in (req.resource_type, req.res_id) if p) or None
     query = urlencode(req.params) if req.params else None
     record = recorder.new_record(str(route.interaction), req.context, req.audit, target, query)

@@ -148,6 +148,7 @@ def _sub_request(
         context=req.context,
         max_count=req.max_count,
         default_count=req.default_count,
+        consent_gate=req.consent_gate,
     )
 
 
