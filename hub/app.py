@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, Response, current_app, jsonify
 from flask_smorest import Api
 
 import hub
@@ -19,8 +19,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         API_TITLE="Community support records hub",
         API_VERSION=hub.__version__,
         OPENAPI_VERSION="3.0.3",
-        OPENAPI_URL_PREFIX="/openapi",
-        OPENAPI_JSON_PATH="openapi.json",
+        # served by _openapi_json below: smorest's document completed by hub.openapi
+        OPENAPI_URL_PREFIX=None,
         MAX_CONTENT_LENGTH=16 * 1024 * 1024,
     )
     db = Database(make_engine(settings.database_url, **settings.engine_options))
@@ -48,5 +48,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     for conv in CONVERTERS.values():
         api.register_converter(conv, lambda c: {"type": "string", "pattern": c.regex})
     api.register_blueprint(http.bp)
+    app.extensions["hub.api"] = api
+    app.add_url_rule("/openapi/openapi.json", "openapi_json", _openapi_json)
     errors.install(app)  # after Api(): our OperationOutcome handlers replace smorest's
     return app
+
+
+def _openapi_json() -> Response:
+    """``GET /openapi/openapi.json``: the OpenAPI 3.0 document (hub.openapi)."""
+    from hub.openapi import document
+
+    return jsonify(document(current_app.extensions["hub.api"]))

@@ -108,6 +108,36 @@ def serve(host: str, port: int, workers: int, threads: int, dev: bool) -> None:
     )
 
 
+@main.command()
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="Write to this file instead of standard output (the repository keeps "
+    "openapi/openapi.json).",
+)
+def openapi(output: str | None) -> None:
+    """Print the OpenAPI 3.0 document of the HTTP API (no database needed)."""
+    import tempfile
+    from pathlib import Path
+
+    from hub.app import create_app
+    from hub.openapi import document
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(
+            database_url=f"sqlite:///{tmp}/openapi.sqlite3", data_dir=Path(tmp), auto_migrate=False
+        )
+        app = create_app(settings)
+        text = json.dumps(document(app.extensions["hub.api"]), indent=2, sort_keys=True)
+        app.extensions["hub.db"].dispose()
+    if output is None:
+        click.echo(text)
+    else:
+        Path(output).write_text(text + "\n", encoding="utf-8")
+
+
 from hub.auth.cli import admin_token, client_group  # noqa: E402 (registered after main)
 
 main.add_command(client_group)
