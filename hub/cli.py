@@ -143,5 +143,9 @@ from hub.auth.cli import admin_token, client_group  # noqa: E402 (registered aft
 main.add_command(client_group)
 main.add_command(admin_token)
 
+from hub.audit.cli import audit_group  # noqa: E402
+
+main.add_command(audit_group)
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -143,6 +143,8 @@ def render(record: AuditRecord) -> dict[str, Any]:
             detail.append({"type": "consent", "valueString": d.consent})
         if d.provision is not None:
             detail.append({"type": "provision", "valueString": d.provision or "root"})
+        if d.patient_id:
+            detail.append({"type": "patient", "valueString": f"Patient/{d.patient_id}"})
         if d.custodian:
             detail.append({"type": "custodian", "valueString": d.custodian})
         if d.detail:

@@ -31,6 +31,34 @@ CONTRIBUTORS: list[Callable[[dict[str, Any], str], None]] = []
 
 _SEARCHABLE = ("string", "token", "date", "reference")
 
+#: types the API never writes (the hub alone writes AuditEvents; routes.dispatch answers 405)
+READ_ONLY_TYPES = frozenset({"AuditEvent"})
+_WRITES = frozenset({"create", "update", "patch", "delete"})
+
+#: canonical definitions of the operations the route table serves
+OPERATION_DEFINITIONS = {
+    "everything": "http://hl7.org/fhir/OperationDefinition/Patient-everything",
+}
+HUB_OPERATIONS = "https://community-support-hub.example/fhir/OperationDefinition/"
+
+
+def _operations(instance: bool) -> list[dict[str, str]]:
+    """``rest.resource.operation`` (instance ops, on Patient) or ``rest.operation`` (system)."""
+    from hub.resources.routes import ROUTES
+
+    out = []
+    for r in ROUTES:
+        if r.interaction is not Interaction.OPERATION or "$" not in r.rule:
+            continue
+        on_instance = not r.rule.startswith("/$")
+        if on_instance != instance:
+            continue
+        name = r.rule.rsplit("$", 1)[1]
+        op = {"name": name, "definition": OPERATION_DEFINITIONS.get(name, HUB_OPERATIONS + name)}
+        if op not in out:
+            out.append(op)
+    return out
+
 
 def _resource_entry(
     rtype: str, registry: SearchParamRegistry, interactions: list[str]
@@ -39,15 +67,17 @@ def _resource_entry(
     refs = []
     for code, p in sorted(registry.for_type(rtype).items()):
         if code in ("_id", "_lastUpdated") or (p.indexed and p.type.value in _SEARCHABLE):
-            entry = {"name": code, "type": p.type.value}
+            param = {"name": code, "type": p.type.value}
             if p.url:
-                entry["definition"] = p.url
+                param["definition"] = p.url
             if p.description:
-                entry["documentation"] = p.description
-            params.append(entry)
+                param["documentation"] = p.description
+            params.append(param)
             if p.type.value == "reference":
                 refs.append(code)
-    return {
+    if rtype in READ_ONLY_TYPES:
+        interactions = [c for c in interactions if c not in _WRITES]
+    entry: dict[str, Any] = {
         "type": rtype,
         "profile": f"http://hl7.org/fhir/StructureDefinition/{rtype}",
         "interaction": [{"code": c} for c in interactions],
@@ -68,6 +98,9 @@ def _resource_entry(
         ),
         "searchParam": params,
     }
+    if rtype == "Patient" and (ops := _operations(instance=True)):
+        entry["operation"] = ops
+    return entry
 
 
 def capability_statement(base: str, registry: SearchParamRegistry) -> dict[str, Any]:
@@ -101,6 +134,7 @@ def capability_statement(base: str, registry: SearchParamRegistry) -> dict[str, 
                 "mode": "server",
                 "resource": [_resource_entry(t, registry, interactions) for t in SUPPORTED_TYPES],
                 "interaction": [{"code": c} for c in system],
+                **({"operation": ops} if (ops := _operations(instance=False)) else {}),
                 "searchParam": [
                     {"name": "_count", "type": "number"},
                     {"name": "_offset", "type": "number"},

@@ -266,7 +266,15 @@ def dispatch(route: Route, req: FhirRequest, repo: Repository) -> FhirResponse:
     target = "/".join(p for p in (req.resource_type, req.res_id) if p) or None
     query = urlencode(req.params) if req.params else None
     record = recorder.new_record(str(route.interaction), req.context, req.audit, target, query)
+    if record.purpose is None and not req.gate.unrestricted:
+        record.purpose = req.gate.purpose  # the purpose the gate decided under (default TREAT)
     try:
+        if route.write and req.resource_type == "AuditEvent":  # before scopes: never allowed
+            raise FhirError.not_supported(
+                "AuditEvents are written by the hub only; they cannot be created, changed or "
+                "deleted",
+                status=405,
+            )
         req.context.authorize(route, req)
         resp = route.handler(req, repo)
     except FhirError as err:

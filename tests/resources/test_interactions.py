@@ -37,6 +37,11 @@ def test_metadata_is_generated_from_routes_and_search_parameters(client) -> None
     assert params["general-practitioner"] == "reference" and params["identifier"] == "token"
     assert "Observation:subject" in types["Patient"]["searchRevInclude"]
     assert {i["code"] for i in cs["rest"][0]["interaction"]} >= {"transaction", "batch"}
+    audit = {i["code"] for i in types["AuditEvent"]["interaction"]}
+    assert audit == {"read", "vread", "search-type", "history-instance", "history-type"}
+    ops = {o["name"]: o["definition"] for o in types["Patient"]["operation"]}
+    assert ops["everything"] == "http://hl7.org/fhir/OperationDefinition/Patient-everything"
+    assert "break-glass" in ops
 
 
 def test_create_read_vread_with_headers_and_japanese_text(client) -> None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,119 @@
+"""The audit trail through HTTP: every decision recorded, searchable by privacy officers only,
+never writable (http://hl7.org/fhir/R4/auditevent.html; IHE BALP)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from hub.auth import schema as _auth_schema  # noqa: F401
+from tests.audit.test_cli import A, CORE, _consent
+from tests.auth.helpers import Hub, cached_key, make_app
+
+SCOPES = "system/*.cruds"
+
+
+@pytest.fixture
+def hub(database_url: str, tmp_path: Path) -> Any:
+    app: Flask = make_app(database_url, tmp_path)
+    yield Hub(app)
+    app.extensions["hub.db"].dispose()
+
+
+def _events(hub: Hub, token: str, query: str) -> list[dict[str, Any]]:
+    resp = hub.fhir("GET", f"AuditEvent?{query}", token)
+    assert resp.status_code == 200, resp.get_json()
+    return [e["resource"] for e in resp.get_json().get("entry", [])]
+
+
+def _setup(hub: Hub) -> tuple[str, str, str, str]:
+    core, ck = hub.add_client(SCOPES, cached_key("rsa-a"), organization=CORE)
+    a, ak = hub.add_client(SCOPES, cached_key("rsa-b"), organization=A)
+    officer, ok = hub.add_client(
+        "system/AuditEvent.rs system/Patient.rs",
+        cached_key("ec-po"),
+        organization="Organization/privacy-office",
+        privacy_officer=True,
+    )
+    core_t, a_t = hub.token(core, ck, SCOPES), hub.token(a, ak, SCOPES)
+    po_t = hub.token(officer, ok, "system/AuditEvent.rs system/Patient.rs")
+    pid = hub.fhir("POST", "Patient", core_t, {"resourceType": "Patient"}).get_json()["id"]
+    assert hub.fhir("POST", "Consent", core_t, _consent(pid)).status_code == 201
+    return core_t, a_t, po_t, pid
+
+
+def test_every_decision_is_recorded_and_searchable_by_a_privacy_officer(hub: Hub) -> None:
+    core_t, a_t, po_t, pid = _setup(hub)
+    hidden = hub.fhir("POST", "Patient", core_t, {"resourceType": "Patient"}).get_json()["id"]
+    assert hub.fhir("GET", f"Patient/{pid}", a_t).status_code == 200
+    assert hub.fhir("GET", f"Patient/{hidden}", a_t).status_code == 404  # consent refused
+    assert hub.fhir("GET", "Observation", "not-a-token").status_code == 401
+    assert hub.fhir("DELETE", f"Patient/{pid}", po_t).status_code == 403  # no scope
+
+    about = _events(hub, po_t, f"patient=Patient/{pid}&_count=100")
+    reads = [e for e in about if e["subtype"][0]["code"] == "read"]
+    assert len(reads) == 1 and reads[0]["outcome"] == "0"
+    agents = {a["who"].get("reference") for a in reads[0]["agent"]}
+    assert A in agents
+    assert reads[0]["purposeOfEvent"][0]["coding"][0]["code"] == "TREAT"
+
+    refused = _events(hub, po_t, f"patient=Patient/{hidden}&outcome=4")
+    assert [e["subtype"][0]["code"] for e in refused] == ["read"]
+    assert _events(hub, po_t, "subtype=auth")  # the bad token
+    forbidden = _events(hub, po_t, "subtype=delete&outcome=4")
+    assert len(forbidden) == 1 and "403" in forbidden[0]["outcomeDesc"]
+    assert len(_events(hub, po_t, f"agent={A}&subtype=read")) == 2
+    assert _events(hub, po_t, "purpose=ETREAT") == []
+    assert _events(hub, po_t, "purpose=TREAT")
+    assert _events(hub, po_t, "date=lt2000-01-01") == []
+
+    # Other clients do not see the audit trail, whatever their scopes.
+    assert hub.fhir("GET", f"AuditEvent?patient=Patient/{pid}", a_t).get_json().get("total") == 0
+    some = about[0]["id"]
+    assert hub.fhir("GET", f"AuditEvent/{some}", core_t).status_code == 404
+    assert hub.fhir("GET", f"AuditEvent/{some}", po_t).status_code == 200
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
+def test_audit_events_can_never_be_written(hub: Hub, method: str) -> None:
+    core_t, _, po_t, pid = _setup(hub)
+    hub.fhir("GET", f"Patient/{pid}", core_t)
+    (event, *_) = _events(hub, po_t, f"patient=Patient/{pid}&subtype=read")
+    path = "AuditEvent" if method == "POST" else f"AuditEvent/{event['id']}"
+    body: Any = (
+        {**event, "outcome": "0"}
+        if method != "PATCH"
+        else [{"op": "replace", "path": "/outcome", "value": "0"}]
+    )
+    if method == "DELETE":
+        body = None
+    media = "application/json-patch+json" if method == "PATCH" else "application/fhir+json"
+    for token in (core_t, po_t):
+        resp = hub.http.open(
+            f"/fhir/{path}",
+            method=method,
+            json=body,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": media},
+        )
+        assert resp.status_code == 405, (method, resp.get_json())
+    assert hub.fhir("GET", f"AuditEvent/{event['id']}", po_t).get_json() == event
+
+
+def test_no_access_without_its_record(hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:
+    core_t, a_t, po_t, pid = _setup(hub)
+
+    def failing_write(repo: Any, record: Any) -> Any:
+        raise RuntimeError("audit store unavailable")
+
+    monkeypatch.setattr("hub.audit.recorder.write", failing_write)
+    read = hub.fhir("GET", f"Patient/{pid}", a_t)
+    assert read.status_code == 500 and "resourceType" in read.get_json()
+    assert "Patient" not in str(read.get_json()["issue"])
+    created = hub.fhir("POST", "Patient", core_t, {"resourceType": "Patient", "gender": "male"})
+    assert created.status_code == 500
+    monkeypatch.undo()
+    found = hub.fhir("GET", "Patient?gender=male", core_t).get_json()
+    assert found["total"] == 0  # the create rolled back with its missing record
