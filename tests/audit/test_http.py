@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 
 from hub.auth import schema as _auth_schema  # noqa: F401
-from tests.audit.test_cli import A, CORE, _consent
+from tests.audit.test_cli import CORE, A, _consent
 from tests.auth.helpers import Hub, cached_key, make_app
 
 SCOPES = "system/*.cruds"
@@ -103,7 +103,7 @@ def test_audit_events_can_never_be_written(hub: Hub, method: str) -> None:
 
 
 def test_no_access_without_its_record(hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:
-    core_t, a_t, po_t, pid = _setup(hub)
+    core_t, a_t, _, pid = _setup(hub)
 
     def failing_write(repo: Any, record: Any) -> Any:
         raise RuntimeError("audit store unavailable")
