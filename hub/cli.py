@@ -25,12 +25,20 @@ def main() -> None:
 @main.command()
 def init() -> None:
     """Create or upgrade the database schema (alembic migrations)."""
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+
     from hub.store.db import make_engine
     from hub.store.migrate import current_revision, upgrade
 
     settings = Settings.from_env()
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
+    try:
+        engine = make_engine(settings.database_url)
+        upgrade(engine)
+    except (ArgumentError, NoSuchModuleError, OperationalError) as exc:
+        reason = str(exc.orig if isinstance(exc, OperationalError) else exc).splitlines()[0]
+        raise click.ClickException(
+            f"cannot open the database (HUB_DATABASE_URL): {reason}"
+        ) from None
     click.echo(
         json.dumps(
             {
