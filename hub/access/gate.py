@@ -15,6 +15,11 @@ themselves; they ask the gate:
 Rules the gate adds around the engine (state them where privacy officers can read them):
 directory data (types outside the Patient compartment) is gated by scopes only; AuditEvents
 are readable by privacy officers only; the hub itself (CLI, ``HUB_AUTH=off``) is unrestricted.
+A break-glass grant is used only by a token with the power (the client's flag and
+``purpose_of_use=ETREAT``); an ETREAT token without the flag reads what consents name for
+ETREAT and nothing more. ``restrict`` is never the last word: searches, history, chains and
+conditional interactions page, count and match over ``check``'s verdicts
+(``hub.resources.search.gated_page``), and a refused read answers 404 like an unknown id.
 """
 
 from __future__ import annotations
@@ -99,13 +104,23 @@ class Gate:
         c = getattr(self.context, "client_id", None)
         return c if isinstance(c, str) else None
 
+    @property
+    def break_glass_power(self) -> bool:
+        """The client's break-glass flag *and* an ETREAT token (``SmartContext.break_glass``)."""
+        return getattr(self.context, "break_glass", False) is True
+
     # -- break-glass ---------------------------------------------------------------------
 
     def glass(self) -> dict[str, tuple[str, int]]:
-        """Active break-glass grants of this client: patient id → (reason, expires)."""
+        """Active break-glass grants of this client: patient id → (reason, expires).
+
+        A grant is used only with a token that carries the power (an ETREAT token of a client
+        with the flag): the emergency purpose is asserted on every access made under it, so
+        the same client's TREAT token does not reach the patient through an old grant.
+        """
         if self._glass is None:
             self._glass = {}
-            if self.client_id:
+            if self.client_id and self.break_glass_power:
                 rows = self.conn.execute(
                     select(break_glass.c.patient_id, break_glass.c.reason, break_glass.c.expires)
                     .where(
@@ -242,7 +257,9 @@ class Gate:
                 )
         glass = self.glass().get(pid)
         bg = (
-            BreakGlass(allowed=True, reason=glass[0], patient_id=pid, expires=glass[1])
+            BreakGlass(
+                allowed=self.break_glass_power, reason=glass[0], patient_id=pid, expires=glass[1]
+            )
             if glass
             else None
         )
@@ -250,7 +267,7 @@ class Gate:
         return AccessRequest(
             actor_refs=refs,
             organization=self.organization,
-            purpose=EMERGENCY if glass else self.purpose,
+            purpose=self.purpose,
             action="access",
             resource_type=item.res_type,
             resource_ref=item.reference,
@@ -263,8 +280,9 @@ class Gate:
             now=self.now,
         )
 
-    def check(self, items: Sequence[StoredResource]) -> list[Verdict]:
-        """Decide each item; record every decision about a person's data."""
+    def check(self, items: Sequence[StoredResource], *, record: bool = True) -> list[Verdict]:
+        """Decide each item; record every decision about a person's data (``record=False``:
+        decide only — a search that counts or pages records just what it returns, ``note``)."""
         out: list[Verdict] = []
         gated = [i for i in items if i.res_type in GATED_TYPES]
         comp, authors = self._facts([i.rid for i in gated]) if not self.unrestricted else ({}, {})
@@ -284,9 +302,14 @@ class Gate:
                 )
             else:
                 v = self._decide(item, pids, authors.get(item.rid))
-            self.verdicts.append(v)
+            if record:
+                self.verdicts.append(v)
             out.append(v)
         return out
+
+    def note(self, verdicts: Iterable[Verdict]) -> None:
+        """Record decisions made with ``check(record=False)`` for the audit."""
+        self.verdicts.extend(v for v in verdicts if v.item.res_type in GATED_TYPES)
 
     def _decide(self, item: StoredResource, pids: tuple[str, ...], author: str | None) -> Verdict:
         body = json.loads(item.content) if item.content else {}

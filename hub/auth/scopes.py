@@ -433,6 +433,9 @@ def needs(
 OPERATIONS: dict[str, tuple[tuple[Letter, str], ...]] = {
     "everything": ((Letter.READ, ""), (Letter.SEARCH, "*")),
     "break-glass": ((Letter.READ, ""),),
+    # the review queue (system level) concerns any patient's data: r on every type, and the
+    # privacy-officer flag, which the operation checks
+    "break-glass-review": ((Letter.READ, "*"),),
 }
 
 

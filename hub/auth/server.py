@@ -10,9 +10,12 @@
   scope is the requested scope, which must be within the client's allowed scopes (a request
   may narrow, never widen, RFC 6749 §3.3). ``scope`` is required (SMART Backend Services
   §"Request an access token"; omitting it answers ``invalid_scope``, as §3.3 allows).
-* ``purpose_of_use`` (IHE IUA style, an HL7 v3 PurposeOfUse code) is stored with the token;
-  ``ETREAT`` (break-glass) from a client without the break-glass flag → ``invalid_scope``
-  (it asks for more than the client was granted, which is what invalid_scope means in §5.2).
+* ``purpose_of_use`` (IHE IUA style, an HL7 v3 PurposeOfUse code) is stored with the token.
+  Any client may ask for ``ETREAT``: a consent may name an organization for emergency treatment
+  only (a hospital reads during an emergency, not otherwise). The break-glass *power* — access
+  without a permitting consent — is the client's break-glass flag **and** an ETREAT token
+  (``hub.auth.http`` computes ``SmartContext.break_glass`` that way); ETREAT alone grants
+  nothing beyond what a consent names for ETREAT.
 
 The Flask side (routes, discovery) is ``hub.auth.http``; the endpoints for registration,
 introspection and revocation are in ``hub.auth.endpoints``.
@@ -47,7 +50,7 @@ from joserfc.jwk import import_key
 from hub.auth.clients import AUTH_METHOD, Client, ClientRegistry, client_keys
 from hub.auth.events import AuthEventKind, AuthOutcome, record_auth_event
 from hub.auth.scopes import ScopeError, covers, parse_scopes
-from hub.auth.tokens import PurposeOfUse, TokenStore, parse_purpose
+from hub.auth.tokens import TokenStore, parse_purpose
 
 #: accepted assertion algorithms: RS384 and ES384 (SMART's required pair) and the common
 #: asymmetric others; HMAC (HS*) and ``none`` are never accepted.
@@ -155,13 +158,11 @@ class BackendServicesGrant(ClientCredentialsGrant):
             raise InvalidRequestError("purpose_of_use may be given once")
         if purposes:
             try:
-                purpose = parse_purpose(purposes[0])
+                parse_purpose(purposes[0])
             except ValueError:
                 raise InvalidRequestError(
                     safe(f"purpose_of_use {purposes[0]!r} is not a v3 PurposeOfUse code")
                 ) from None
-            if purpose is PurposeOfUse.ETREAT and not client.break_glass:
-                raise InvalidScopeError("this client may not request break-glass (ETREAT)")
 
 
 class HubAuthorizationServer(AuthorizationServer):

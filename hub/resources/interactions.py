@@ -427,17 +427,72 @@ def history(req: FhirRequest, repo: Repository) -> FhirResponse:
             last = repo.vread(req.resource_type, req.res_id, current.version_id - 1)
             if last is not None:
                 require_visible(req, last)
-    page = repo.history(
-        req.resource_type, req.res_id, since=hp.since, at=hp.at, count=hp.count, offset=hp.offset
-    )
     if req.gate is not None and not req.gate.unrestricted and not req.res_id:
-        # type/system history: each version is released only if the caller may see its
-        # resource now (deletions: only to the author)
-        shown = {
-            v.item.rid for v in req.gate.check([e for e in page.entries if e.content]) if v.permit
-        }
-        page = HistoryPage([e for e in page.entries if e.rid in shown], page.total)
+        page = _gated_history(req, repo, hp.since, hp.at, hp.count, hp.offset)
+    else:
+        page = repo.history(
+            req.resource_type,
+            req.res_id,
+            since=hp.since,
+            at=hp.at,
+            count=hp.count,
+            offset=hp.offset,
+        )
     return FhirResponse(200, raw=history_bundle(req, page, hp))
+
+
+#: Versions decided per round trip, and at most, for a gated type or system history.
+HISTORY_CHUNK = 500
+HISTORY_SCAN_LIMIT = 20_000
+
+
+def _gated_history(
+    req: FhirRequest, repo: Repository, since: int | None, at: int | None, count: int, offset: int
+) -> HistoryPage:
+    """Type/system history for a gated caller: only versions of resources the caller may see
+    now, deletions never (their content is gone, so nothing can permit them). ``total``,
+    ``_offset`` and the ``next`` link count visible versions only — a total over all versions
+    would tell the caller how much hidden data changed. Candidates are pre-filtered in SQL
+    (``Gate.restrict``) and each is decided; beyond ``HISTORY_SCAN_LIMIT`` candidates the
+    request is refused as too costly (narrow it with ``_since``/``_at``)."""
+    from sqlalchemy import and_, false, select
+
+    from hub.fhir.searchparams import SUPPORTED_TYPES
+    from hub.store import schema as s
+    from hub.store.repository import _VCOLUMNS, _record
+
+    gate = req.gate
+    v = s.resource_version.c
+    where = [v.deleted == false()]
+    where.append(
+        v.res_type == req.resource_type if req.resource_type else v.res_type != "AuditEvent"
+    )
+    if since is not None:
+        where.append(v.last_updated >= since)
+    if at is not None:
+        where.append(v.last_updated <= at)
+    restrict = gate.restrict([req.resource_type] if req.resource_type else SUPPORTED_TYPES)
+    if restrict is not None:
+        where.append(v.rid.in_(restrict.correlate(None)))
+    stmt = select(*_VCOLUMNS).where(and_(*where)).order_by(v.last_updated.desc(), v.vid.desc())
+    visible: list[Any] = []
+    scanned = 0
+    while True:
+        rows = [_record(r) for r in repo.conn.execute(stmt.limit(HISTORY_CHUNK).offset(scanned))]
+        scanned += len(rows)
+        visible.extend(x for x in gate.check(rows, record=False) if x.permit)
+        if len(rows) < HISTORY_CHUNK:
+            break
+        if scanned >= HISTORY_SCAN_LIMIT:
+            raise FhirError.of(
+                400,
+                IssueType.TOO_COSTLY,
+                f"This history has more than {HISTORY_SCAN_LIMIT} versions to decide; "
+                "narrow it with _since or _at",
+            )
+    shown = visible[offset : offset + count]
+    gate.note(shown)
+    return HistoryPage([x.item for x in shown], len(visible))
 
 
 __all__ = [

@@ -210,6 +210,24 @@ ROUTES: tuple[Route, ...] = (
         True,
         "Emergency access (break-glass) to one patient, with a reason; reviewed later",
     ),
+    Route(
+        "break-glass-queue",
+        "/$break-glass-review",
+        "GET",
+        _op("break_glass_queue"),
+        Interaction.OPERATION,
+        False,
+        "Privacy officers: the break-glass grants awaiting review",
+    ),
+    Route(
+        "break-glass-review",
+        "/$break-glass-review",
+        "POST",
+        _op("break_glass_review"),
+        Interaction.OPERATION,
+        True,
+        "Privacy officers: close a break-glass review (id, justified, comment)",
+    ),
 )
 
 BY_ENDPOINT = {r.endpoint: r for r in ROUTES}

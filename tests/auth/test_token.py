@@ -358,8 +358,18 @@ def test_purpose_of_use(hub: Hub) -> None:
     plain, key = hub.add_client("system/Patient.rs")
     ok = hub.request_token(plain, key, "system/Patient.rs", purpose_of_use="TREAT")
     assert ok.status_code == 200
-    etreat = hub.request_token(plain, key, "system/Patient.rs", purpose_of_use="ETREAT")
-    assert etreat.get_json()["error"] == "invalid_scope"
+    # any client may ask for ETREAT (a consent may name it for emergencies only) ...
+    etreat = hub.token(plain, key, "system/Patient.rs", purpose_of_use="ETREAT")
+    plain_info = _introspect(hub, plain, key, etreat).get_json()
+    assert plain_info["active"] is True and plain_info["purpose_of_use"] == "ETREAT"
+    # ... but only a client with the flag *and* an ETREAT token has the break-glass power
+    resp = hub.fhir(
+        "POST",
+        "Patient/nobody/$break-glass",
+        etreat,
+        {"resourceType": "Parameters", "parameter": [{"name": "reason", "valueString": "急変"}]},
+    )
+    assert resp.status_code == 403
     unknown = hub.request_token(plain, key, "system/Patient.rs", purpose_of_use="FUN")
     assert unknown.get_json()["error"] == "invalid_request"
 
