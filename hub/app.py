@@ -44,6 +44,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         from hub.auth import install as install_auth
 
         install_auth(app)
+    from hub.ledger.log import http as ledger_http
+
+    ledger_http.install(app)
     api = Api(app)
     for conv in CONVERTERS.values():
         api.register_converter(conv, lambda c: {"type": "string", "pattern": c.regex})

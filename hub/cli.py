@@ -151,6 +151,10 @@ from hub.auth.cli import admin_token, client_group  # noqa: E402 (registered aft
 main.add_command(client_group)
 main.add_command(admin_token)
 
+from hub.ledger.log.cli import ledger_group  # noqa: E402
+
+main.add_command(ledger_group)
+
 from hub.audit.cli import audit_group  # noqa: E402
 
 main.add_command(audit_group)

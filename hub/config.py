@@ -40,6 +40,14 @@ class Settings:
     #: benchmark can measure what the gate costs; the hub logs a warning when it is off, and
     #: every access is still audited).
     consent_gate: bool = True
+    #: The ledger's Ed25519 signing key (PKCS#8 PEM; ``HUB_LEDGER_KEY_FILE``); when unset,
+    #: ``<data_dir>/ledger-ed25519.pem``, created (0600) on first use.
+    ledger_key_file: Path | None = None
+    #: A signed checkpoint every N ledger entries (``HUB_CHECKPOINT_EVERY``; 0 = on demand only).
+    checkpoint_every: int = 1000
+    #: The ledger's origin line and signing key name (``HUB_LEDGER_ORIGIN``;
+    #: c2sp.org/tlog-checkpoint).
+    ledger_origin: str = "community-support-hub/ledger"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
@@ -55,6 +63,11 @@ class Settings:
             auth_required=e.get("HUB_AUTH", "on") not in ("off", "0", "false", "no"),
             token_lifetime=int(e.get("HUB_TOKEN_LIFETIME", "300")),
             consent_gate=e.get("HUB_CONSENT_GATE", "on") not in ("off", "0", "false", "no"),
+            ledger_key_file=Path(e["HUB_LEDGER_KEY_FILE"])
+            if e.get("HUB_LEDGER_KEY_FILE")
+            else None,
+            checkpoint_every=int(e.get("HUB_CHECKPOINT_EVERY", "1000")),
+            ledger_origin=e.get("HUB_LEDGER_ORIGIN") or "community-support-hub/ledger",
         )
         return replace(settings, **overrides)
 

@@ -55,8 +55,13 @@ def disclosures(verdicts: list[Any]) -> list[Disclosure]:
 
 
 def write(repo: Repository, record: AuditRecord) -> StoredResource:
-    """Store the AuditEvent (the hub is its only author; the API refuses to write one)."""
-    return repo.create(render(record), method="AUDIT")
+    """Store the AuditEvent (the hub is its only author; the API refuses to write one) and
+    append its 'access' entry to the ledger, in the same transaction."""
+    from hub.ledger.log.store import record_access
+
+    stored = repo.create(render(record), method="AUDIT")
+    record_access(repo.conn, stored)
+    return stored
 
 
 def refused(record: AuditRecord, status: int, diagnostics: str) -> AuditRecord:

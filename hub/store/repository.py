@@ -250,6 +250,10 @@ class Repository:
                 content=stored.content,
             )
         )
+        if stored.res_type == "Consent":  # every consent change goes into the ledger (issue 5)
+            from hub.ledger.log.store import record_consent
+
+            record_consent(self.conn, stored)
 
     def _index(self, rid: int, res_type: str, resource: dict[str, Any]) -> None:
         rows: IndexRows = index_resource(resource, self.registry)

@@ -7,7 +7,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
 
 import hub.access.schema
-import hub.auth.schema  # noqa: F401
+import hub.auth.schema
+import hub.ledger.log.schema  # noqa: F401
 from hub.store.schema import metadata
 
 
@@ -29,5 +30,5 @@ def test_head_revision_is_applied(database_url: str) -> None:
     from hub.store.migrate import current_revision
 
     engine = make_engine(database_url)
-    assert current_revision(engine) == "0003"
+    assert current_revision(engine) == "0004"
     engine.dispose()

@@ -5,7 +5,8 @@ from __future__ import annotations
 from alembic import context
 
 import hub.access.schema
-import hub.auth.schema  # noqa: F401  (the auth tables, revision 0002)
+import hub.auth.schema  # the auth tables, revision 0002
+import hub.ledger.log.schema  # noqa: F401  (the ledger tables, revision 0004)
 from hub.store.schema import metadata
 
 config = context.config

@@ -1,0 +1,329 @@
+"""The ledger in the database: appends, checkpoints and proofs (issue 5; RFC 9162 §2.1).
+
+``append`` runs inside the caller's transaction — the one that writes the AuditEvent or the
+Consent version it records — so the entry commits with it or not at all, and if the append
+fails the interaction fails. It locks ``ledger_state`` (``SELECT … FOR UPDATE``; SQLite's
+``BEGIN IMMEDIATE`` already serialises writers), so concurrent processes and hosts append one
+at a time: indexes are consecutive and unique, and there is one tree (no forks). Each append
+writes the entry, the perfect-subtree nodes it completes (≤ log2(n) + 1 rows, 2 on average)
+and the new frontier; every ``checkpoint_every`` entries it also signs a checkpoint.
+
+Proofs read only stored nodes: ``hub.ledger.merkle`` asks for O(log n) nodes, whose ids do not
+depend on their values, so they are collected in a dry run and fetched in one query.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Engine
+
+from hub.ledger.checkpoint import Checkpoint
+from hub.ledger.hasher import EMPTY_ROOT, HASH_SIZE, leaf_hash
+from hub.ledger.log.entries import ACCESS, CONSENT, leaf_bytes
+from hub.ledger.log.keys import LedgerConfig, default_config
+from hub.ledger.log.schema import ledger_checkpoint, ledger_entry, ledger_node, ledger_state
+from hub.ledger.merkle import (
+    Frontier,
+    consistency_proof,
+    inclusion_proof,
+    verify_consistency,
+    verify_inclusion,
+)
+from hub.ledger.merkle import append as merkle_append
+from hub.store.records import StoredResource, now_micros
+
+CONFIG_OPTION = "hub_ledger"
+"""Engine execution option carrying the app's ``LedgerConfig`` (``install``)."""
+
+
+class LedgerError(ValueError):
+    """A request the ledger cannot answer; ``status`` 400 (bad ``param``) or 404."""
+
+    def __init__(self, message: str, *, status: int = 400, param: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.param = param
+
+
+def install(engine: Engine, config: LedgerConfig) -> None:
+    """Make every connection of ``engine`` append with ``config`` (key, checkpoint interval)."""
+    engine.update_execution_options(**{CONFIG_OPTION: config})
+
+
+def config_of(conn: Connection) -> LedgerConfig:
+    config = conn.get_execution_options().get(CONFIG_OPTION)
+    return config if isinstance(config, LedgerConfig) else default_config()
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+# -- state and append --------------------------------------------------------------------------
+
+
+def _set_bits_descending(n: int) -> list[int]:
+    return [b for b in range(n.bit_length() - 1, -1, -1) if n >> b & 1]
+
+
+def frontier_from(size: int, blob: bytes) -> Frontier:
+    hashes = [blob[i : i + HASH_SIZE] for i in range(0, len(blob), HASH_SIZE)]
+    return Frontier(size, tuple(zip(_set_bits_descending(size), hashes, strict=True)))
+
+
+def _state_query(lock: bool) -> Any:
+    q = select(ledger_state.c.size, ledger_state.c.frontier).where(ledger_state.c.id == 1)
+    return q.with_for_update() if lock else q
+
+
+def lock_state(conn: Connection) -> Frontier:
+    """The current frontier, with the state row locked until the transaction ends."""
+    row = conn.execute(_state_query(True)).first()
+    if row is None:  # a fresh (or emptied) database: create the row, racing safely
+        make = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+        conn.execute(
+            make(ledger_state)
+            .values(id=1, size=0, root=EMPTY_ROOT, frontier=b"", base_vid=0)
+            .on_conflict_do_nothing()
+        )
+        row = conn.execute(_state_query(True)).one()
+    return frontier_from(int(row.size), bytes(row.frontier))
+
+
+def current_frontier(conn: Connection) -> Frontier:
+    row = conn.execute(_state_query(False)).first()
+    return frontier_from(int(row.size), bytes(row.frontier)) if row else Frontier()
+
+
+def append(conn: Connection, kind: str, ref: str, content: bytes | None) -> int:
+    """Append one entry in the caller's transaction; return its index (module docstring)."""
+    config = config_of(conn)
+    frontier = lock_state(conn)
+    now = now_micros()
+    data = leaf_bytes(kind, ref, content, now)
+    h = leaf_hash(data)
+    new, nodes = merkle_append(frontier, h)
+    index = frontier.size
+    conn.execute(
+        insert(ledger_entry).values(
+            idx=index, kind=kind, ref=ref, entry=data, leaf_hash=h, created=now
+        )
+    )
+    conn.execute(
+        insert(ledger_node), [{"level": n.level, "idx": n.index, "hash": n.hash} for n in nodes]
+    )
+    conn.execute(
+        update(ledger_state)
+        .where(ledger_state.c.id == 1)
+        .values(size=new.size, root=new.root(), frontier=b"".join(x for _, x in new.nodes))
+    )
+    if config.checkpoint_every and new.size % config.checkpoint_every == 0:
+        _sign(conn, config, new, now)
+    return index
+
+
+def version_ref(stored: StoredResource) -> str:
+    return f"{stored.res_type}/{stored.res_id}/_history/{stored.version_id}"
+
+
+def record_access(conn: Connection, stored: StoredResource) -> int:
+    """The 'access' entry of an AuditEvent just written (``hub.audit.recorder.write``)."""
+    return append(conn, ACCESS, version_ref(stored), stored.content)
+
+
+def record_consent(conn: Connection, stored: StoredResource) -> int:
+    """The 'consent' entry of a Consent version just written (create, update or delete)."""
+    return append(conn, CONSENT, version_ref(stored), stored.content)
+
+
+# -- checkpoints --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointRow:
+    size: int
+    root: bytes
+    created: int
+    note: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"size": self.size, "root": b64(self.root), "time": self.created, "note": self.note}
+
+
+def _sign(conn: Connection, config: LedgerConfig, frontier: Frontier, now: int) -> CheckpointRow:
+    root = frontier.root()
+    note = config.sign(Checkpoint(config.origin, frontier.size, root, now))
+    conn.execute(
+        insert(ledger_checkpoint).values(size=frontier.size, root=root, created=now, note=note)
+    )
+    return CheckpointRow(frontier.size, root, now, note)
+
+
+def make_checkpoint(conn: Connection, config: LedgerConfig | None = None) -> CheckpointRow:
+    """Sign the current tree head now (on demand); in a writing unit."""
+    return _sign(conn, config or config_of(conn), lock_state(conn), now_micros())
+
+
+_CP = (ledger_checkpoint.c.size, ledger_checkpoint.c.root, ledger_checkpoint.c.created)
+
+
+def _cp(row: Any) -> CheckpointRow:
+    return CheckpointRow(int(row.size), bytes(row.root), int(row.created), str(row.note))
+
+
+def checkpoints(conn: Connection) -> list[CheckpointRow]:
+    """Every stored checkpoint, oldest first."""
+    rows = conn.execute(
+        select(*_CP, ledger_checkpoint.c.note).order_by(ledger_checkpoint.c.id)
+    ).all()
+    return [_cp(r) for r in rows]
+
+
+def latest_checkpoint(conn: Connection, size: int | None = None) -> CheckpointRow | None:
+    """The newest checkpoint (of exactly ``size`` leaves, if given)."""
+    q = select(*_CP, ledger_checkpoint.c.note).order_by(ledger_checkpoint.c.id.desc()).limit(1)
+    if size is not None:
+        q = q.where(ledger_checkpoint.c.size == size)
+    row = conn.execute(q).first()
+    return _cp(row) if row else None
+
+
+# -- entries and proofs -------------------------------------------------------------------------
+
+
+def entry(conn: Connection, index: int) -> dict[str, Any]:
+    e = ledger_entry.c
+    row = conn.execute(select(ledger_entry).where(e.idx == index)).first()
+    if row is None:
+        raise LedgerError(f"no ledger entry {index}", status=404, param="index")
+    return {
+        "index": int(row.idx),
+        "kind": row.kind,
+        "ref": row.ref,
+        "entry": bytes(row.entry).decode("utf-8"),
+        "leaf_hash": b64(bytes(row.leaf_hash)),
+        "created": int(row.created),
+    }
+
+
+def _getter(conn: Connection, run: Any) -> Any:
+    """Run ``run(get_node)`` twice: a dry run noting the node ids, then over one fetch."""
+    wanted: list[tuple[int, int]] = []
+
+    def dry(level: int, index: int) -> bytes:
+        wanted.append((level, index))
+        return EMPTY_ROOT
+
+    run(dry)
+    found: dict[tuple[int, int], bytes] = {}
+    n = ledger_node.c
+    for i in range(0, len(wanted), 200):
+        chunk = wanted[i : i + 200]
+        rows = conn.execute(
+            select(n.level, n.idx, n.hash).where(
+                or_(*(and_(n.level == lv, n.idx == ix) for lv, ix in chunk))
+            )
+        ).all()
+        found.update({(int(r.level), int(r.idx)): bytes(r.hash) for r in rows})
+
+    def get(level: int, index: int) -> bytes:
+        if (level, index) not in found:
+            raise LedgerError(f"ledger node ({level}, {index}) is missing", status=500)
+        return found[level, index]
+
+    return run(get)
+
+
+def root_at(conn: Connection, size: int) -> bytes:
+    """MTH of the first ``size`` entries, from popcount(size) stored nodes."""
+    result: bytes = _getter(conn, lambda get: Frontier.load(size, get).root())
+    return result
+
+
+def _size_or_latest(conn: Connection, size: int | None, param: str) -> tuple[int, str | None]:
+    current = current_frontier(conn).size
+    if size is None:
+        cp = latest_checkpoint(conn)
+        if cp is None:
+            raise LedgerError(
+                "no checkpoint yet: give the tree size, or make one (POST /ledger/checkpoint, "
+                "hub ledger checkpoint)",
+                status=404,
+                param=param,
+            )
+        return cp.size, cp.note
+    if not 0 <= size <= current:
+        raise LedgerError(f"{param}={size} is outside the log (size {current})", param=param)
+    cp = latest_checkpoint(conn, size)
+    return size, cp.note if cp else None
+
+
+def inclusion(conn: Connection, index: int, size: int | None = None) -> dict[str, Any]:
+    """PATH(index, D[size]) (RFC 9162 §2.1.3.1), checked, with the entry and tree head.
+
+    ``size`` defaults to the latest checkpoint's; the checkpoint note is included when one
+    was signed at that size, otherwise ``checkpoint`` is null and only the root is given.
+    """
+    size, note = _size_or_latest(conn, size, "size")
+    if not 0 <= index < size:
+        raise LedgerError(f"index {index} is not in the tree of size {size}", param="index")
+    item = entry(conn, index)
+    proof: list[bytes] = _getter(conn, lambda get: inclusion_proof(index, size, get))
+    root = root_at(conn, size)
+    verify_inclusion(index, size, base64.b64decode(item["leaf_hash"]), proof, root)
+    return {
+        "index": index,
+        "size": size,
+        "entry": item,
+        "leaf_hash": item["leaf_hash"],
+        "proof": [b64(p) for p in proof],
+        "root": b64(root),
+        "checkpoint": note,
+    }
+
+
+def consistency(conn: Connection, size1: int, size2: int | None = None) -> dict[str, Any]:
+    """PROOF(size1, D[size2]) (RFC 9162 §2.1.4.1), checked, with both tree heads."""
+    size2, note2 = _size_or_latest(conn, size2, "to")
+    if not 0 <= size1 <= size2:
+        raise LedgerError(f"from={size1} must be between 0 and to={size2}", param="from")
+    proof: list[bytes] = _getter(conn, lambda get: consistency_proof(size1, size2, get))
+    root1, root2 = root_at(conn, size1), root_at(conn, size2)
+    verify_consistency(size1, size2, root1, root2, proof)
+    cp1 = latest_checkpoint(conn, size1)
+    return {
+        "from": size1,
+        "to": size2,
+        "proof": [b64(p) for p in proof],
+        "root_from": b64(root1),
+        "root_to": b64(root2),
+        "checkpoint_from": cp1.note if cp1 else None,
+        "checkpoint_to": note2,
+    }
+
+
+def counts(conn: Connection) -> dict[str, int]:
+    e = ledger_entry.c
+    rows = conn.execute(select(e.kind, func.count()).group_by(e.kind)).all()
+    return {str(k): int(c) for k, c in rows}
+
+
+def node_ranges(begin: int, end: int, top: int) -> Any:
+    """SQL condition: the nodes completed while appending leaves [begin, end).
+
+    Node (L, j) is completed by leaf ((j + 1) << L) - 1, so for each level L the indexes are
+    ceil((begin + 1) / 2^L) - 1 ≤ j < end >> L.
+    """
+    n = ledger_node.c
+    parts = []
+    for level in range(top + 1):
+        lo, hi = ((begin + (1 << level)) >> level) - 1, end >> level
+        if lo < hi:
+            parts.append(and_(n.level == level, n.idx >= lo, n.idx < hi))
+    return or_(*parts) if parts else n.level < 0
