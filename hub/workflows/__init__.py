@@ -1,0 +1,1 @@
+"""The base's workflows: conformance resources (profiles/jp-hub) and monitoring schedules."""
