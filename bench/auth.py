@@ -1,11 +1,17 @@
-"""``--auth``: bearer tokens from the hub's own SMART Backend Services token endpoint.
+"""Bearer tokens for the auth modes, from the hub's own SMART Backend Services token endpoint.
 
 The flow (https://hl7.org/fhir/smart-app-launch/backend-services.html): register a client with
 an EC P-384 public key through ``hub client add``, read ``token_endpoint`` from
 ``/fhir/.well-known/smart-configuration``, and exchange a ``private_key_jwt`` client assertion
-(RFC 7523, ES384) for an access token. Tokens live 300 s, so one is fetched per scenario.
+(RFC 7523, ES384) for an access token. Tokens live 300 s, so one is fetched per scenario run.
 Registration uses the ``hub client add`` command of hub.auth (issue 3); on a hub without it,
 ``BearerAuth.register`` raises ``AuthUnavailable``.
+
+Two clients take part: ``LOADER`` acts for the core center (``data.CORE_CENTER``), which
+registers every benchmark person — it authors their records and files their consents — and
+``READER`` acts for ``data.BENCH_ORG``, which each person's consent permits (TREAT). The
+reader is the client wrk drives, so that in mode ``auth`` every read and search is decided by
+a consent, not by the author rule.
 """
 
 from __future__ import annotations
@@ -20,10 +26,12 @@ import urllib.request
 import uuid
 from pathlib import Path
 
+from bench import data
 from bench.load import http
 
 SCOPE = "system/Patient.cruds system/Observation.cruds"
-ORGANIZATION = "Organization/hub-bench"  # the organization the benchmark client acts for
+ORGANIZATION = data.BENCH_ORG  # the organization the benchmark client acts for
+LOADER_SCOPE = f"{SCOPE} system/Consent.cruds system/Organization.cruds"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
@@ -50,10 +58,21 @@ def client_cli_available() -> bool:
 class BearerAuth:
     """One registered client; ``headers()`` returns a fresh ``Authorization`` header."""
 
-    def __init__(self, base: str, database_url: str, workdir: Path) -> None:
-        self.base = base
+    def __init__(
+        self,
+        database_url: str,
+        workdir: Path,
+        *,
+        name: str = "hub benchmark",
+        organization: str = ORGANIZATION,
+        scope: str = SCOPE,
+    ) -> None:
+        self.base = ""  # the server to ask for tokens; set before headers()
         self.database_url = database_url
         self.workdir = workdir
+        self.name = name
+        self.organization = organization
+        self.scope = scope
         self.client_id = ""
         self.key: object = None
 
@@ -67,18 +86,18 @@ class BearerAuth:
         from joserfc.jwk import ECKey
 
         key = ECKey.generate_key("P-384", parameters={"alg": "ES384", "use": "sig"}, auto_kid=True)
-        jwks = self.workdir / "bench-client.jwks.json"
+        jwks = self.workdir / f"{self.name.replace(' ', '-')}.jwks.json"
         jwks.write_text(json.dumps({"keys": [key.as_dict(private=False)]}))
         env = {**os.environ, "HUB_DATABASE_URL": self.database_url}
         out = _hub(
             "client",
             "add",
             "--name",
-            "hub benchmark",
+            self.name,
             "--organization",
-            ORGANIZATION,
+            self.organization,
             "--scope",
-            SCOPE,
+            self.scope,
             "--jwks",
             str(jwks),
             env=env,
@@ -92,6 +111,8 @@ class BearerAuth:
         """A new token (private_key_jwt, ES384) as an ``Authorization`` header."""
         from joserfc import jwt
 
+        if not self.base:
+            raise AuthUnavailable("BearerAuth.base is not set (no server to ask for a token)")
         status, conf = http("GET", f"{self.base}/fhir/.well-known/smart-configuration")
         if status != 200:
             raise AuthUnavailable(f"smart-configuration answered {status}")
@@ -113,7 +134,7 @@ class BearerAuth:
         form = urllib.parse.urlencode(
             {
                 "grant_type": "client_credentials",
-                "scope": SCOPE,
+                "scope": self.scope,
                 "client_assertion_type": ASSERTION_TYPE,
                 "client_assertion": assertion,
             }
@@ -130,6 +151,22 @@ class BearerAuth:
         with urllib.request.urlopen(req, timeout=30) as r:
             token = json.loads(r.read())["access_token"]
         return {"Authorization": f"Bearer {token}"}
+
+
+def loader(database_url: str, workdir: Path) -> BearerAuth:
+    """The core center's client: loads the benchmark persons, their data and consents."""
+    return BearerAuth(
+        database_url,
+        workdir,
+        name="hub benchmark loader",
+        organization=data.CORE_CENTER,
+        scope=LOADER_SCOPE,
+    )
+
+
+def reader(database_url: str, workdir: Path) -> BearerAuth:
+    """The client wrk drives: reads, searches and creates for ``data.BENCH_ORG``."""
+    return BearerAuth(database_url, workdir)
 
 
 def _client_id(stdout: str) -> str:

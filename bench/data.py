@@ -21,6 +21,12 @@ JP_VITALS = "http://jpfhir.jp/fhir/core/StructureDefinition/JP_Observation_Vital
 # JP Core patient identifier: urn:oid:1.2.392.100495.20.3.51.1 + a (fictional) facility code.
 MRN_SYSTEM = "urn:oid:1.2.392.100495.20.3.51.11399999999"
 PER_FAMILY = 20
+#: The organization that registers every benchmark person (authors the records, custodian of
+#: the consents) and the one the benchmark client acts for (named in each person's consent).
+CORE_CENTER = "Organization/core-center"
+BENCH_ORG = "Organization/hub-bench"
+PURPOSE_OF_USE = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
+CONSENT_SCOPE = "http://terminology.hl7.org/CodeSystem/consentscope"
 
 FAMILIES: tuple[tuple[str, str], ...] = (
     ("佐藤", "サトウ"), ("鈴木", "スズキ"), ("高橋", "タカハシ"), ("田中", "タナカ"),
@@ -128,13 +134,70 @@ def other_patient(i: int) -> dict[str, Any]:
     return patient(OTHER_FAMILIES[i % len(OTHER_FAMILIES)], GIVEN[i % len(GIVEN)], i)
 
 
+def organization(ref: str, name: str) -> dict[str, Any]:
+    """A directory Organization with a fixed id (``ref`` = ``Organization/<id>``)."""
+    return {"resourceType": "Organization", "id": ref.split("/", 1)[1], "active": True,
+            "name": name}  # fmt: skip
+
+
+def consent(
+    patient_ref: str, actor: str = BENCH_ORG, custodian: str = CORE_CENTER
+) -> dict[str, Any]:
+    """An active ``patient-privacy`` Consent (FHIR R4 §Consent) by which ``patient_ref`` permits
+    ``actor`` to access their data for treatment (PurposeOfUse TREAT) — base deny, one permit
+    provision, as the registration form (緊急時利用登録届) gives."""
+    return {
+        "resourceType": "Consent",
+        "status": "active",
+        "scope": {"coding": [{"system": CONSENT_SCOPE, "code": "patient-privacy"}]},
+        "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
+        "patient": {"reference": patient_ref},
+        "dateTime": "2025-04-01T10:00:00+09:00",
+        "organization": [{"reference": custodian}],
+        "policyRule": {"text": "緊急時利用登録届による情報共有の同意 (benchmark)"},
+        "provision": {
+            "type": "deny",
+            "provision": [{
+                "type": "permit",
+                "actor": [{
+                    "role": {"coding": [{
+                        "system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType",
+                        "code": "IRCP",
+                    }]},
+                    "reference": {"reference": actor},
+                }],
+                "purpose": [{"system": PURPOSE_OF_USE, "code": "TREAT"}],
+            }],
+        },
+    }  # fmt: skip
+
+
+def directory_entries() -> list[dict[str, Any]]:
+    """PUT entries for the two Organizations the consents and clients name."""
+    return [
+        {
+            "resource": organization(ref, name),
+            "request": {"method": "PUT", "url": ref},
+        }
+        for ref, name in ((CORE_CENTER, "基幹相談支援センター (benchmark)"),
+                          (BENCH_ORG, "ベンチマーク事業所 (benchmark)"))
+    ]  # fmt: skip
+
+
 def transaction_bundles(
-    patients: int = 1000, obs_per_patient: int = 5, per_bundle: int = 100
+    patients: int = 1000,
+    obs_per_patient: int = 5,
+    per_bundle: int = 100,
+    consent_for: str | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Transaction Bundles of ``per_bundle`` Patients each, with their Observations
-    (``subject`` → the Patient's ``urn:uuid:`` fullUrl, resolved by the hub)."""
+    (``subject`` → the Patient's ``urn:uuid:`` fullUrl, resolved by the hub). With
+    ``consent_for`` (an Organization reference), each Patient also gets an active Consent
+    permitting that organization (TREAT), and the first Bundle creates the Organizations."""
     for start in range(0, patients, per_bundle):
         entries: list[dict[str, Any]] = []
+        if consent_for and start == 0:
+            entries += directory_entries()
         for i in range(start, min(start + per_bundle, patients)):
             full_url = f"urn:uuid:{uuid.uuid4()}"
             entries.append(
@@ -149,6 +212,13 @@ def transaction_bundles(
                     {
                         "resource": observation(full_url, k, i * obs_per_patient + k),
                         "request": {"method": "POST", "url": "Observation"},
+                    }
+                )
+            if consent_for:
+                entries.append(
+                    {
+                        "resource": consent(full_url, actor=consent_for),
+                        "request": {"method": "POST", "url": "Consent"},
                     }
                 )
         yield {"resourceType": "Bundle", "type": "transaction", "entry": entries}

@@ -8,7 +8,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from bench import data
@@ -50,6 +50,7 @@ class LoadResult:
     patient_ids: list[str]
     resources: int
     seconds: float
+    by_type: dict[str, int] = field(default_factory=dict)
 
     @property
     def per_second(self) -> float:
@@ -57,29 +58,38 @@ class LoadResult:
 
 
 def load_base(
-    base: str, headers: dict[str, str] | None = None, patients: int = 1000, obs_per_patient: int = 5
+    base: str,
+    headers: dict[str, str] | None = None,
+    patients: int = 1000,
+    obs_per_patient: int = 5,
+    consent_for: str | None = None,
 ) -> LoadResult:
-    """POST the base data as transaction Bundles; collect the server-assigned Patient ids."""
+    """POST the base data as transaction Bundles; collect the server-assigned Patient ids.
+    With ``consent_for``, each Patient gets a Consent permitting that organization (TREAT)."""
     ids: list[str] = []
     count = 0
+    by_type: dict[str, int] = {}
     t0 = time.perf_counter()
-    for bundle in data.transaction_bundles(patients, obs_per_patient):
+    for bundle in data.transaction_bundles(patients, obs_per_patient, consent_for=consent_for):
         status, body = http("POST", f"{base}/fhir", bundle, headers)
         if status != 200:
             raise RuntimeError(f"transaction failed: {status} {json.dumps(body)[:2000]}")
         for entry in body["entry"]:
             res_type, res_id = entry["response"]["location"].split("/fhir/", 1)[1].split("/")[:2]
             count += 1
+            by_type[res_type] = by_type.get(res_type, 0) + 1
             if res_type == "Patient":
                 ids.append(res_id)
-    return LoadResult(ids, count, round(time.perf_counter() - t0, 2))
+    return LoadResult(ids, count, round(time.perf_counter() - t0, 2), by_type)
 
 
-def verify(base: str, patient_id: str, headers: dict[str, str] | None = None) -> None:
-    """Before timing anything: a read answers 200 and every search path matches exactly 20."""
-    status, _ = http("GET", f"{base}/fhir/Patient/{patient_id}", headers=headers)
-    if status != 200:
-        raise RuntimeError(f"read of Patient/{patient_id} answered {status}")
+def verify(base: str, patient_ids: list[str], headers: dict[str, str] | None = None) -> None:
+    """Before timing anything: reads (first, middle and last Patient) answer 200 and every
+    search path matches exactly 20 — in the auth modes, as the benchmark client sees them."""
+    for pid in {patient_ids[0], patient_ids[len(patient_ids) // 2], patient_ids[-1]}:
+        status, body = http("GET", f"{base}/fhir/Patient/{pid}", headers=headers)
+        if status != 200:
+            raise RuntimeError(f"read of Patient/{pid} answered {status}: {json.dumps(body)[:500]}")
     for path in data.search_paths():
         # _count above 20 so that a 21st match would show
         status, body = http("GET", f"{base}{path}&_count=100", headers=headers)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 import platform
@@ -12,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import MEDPLUM, TARGET
+from bench.modes import GATE_BUDGET, MODES, central, compare
 from bench.wrk import WrkResult
 
 
@@ -51,9 +54,10 @@ def cpu_note(cpu: dict[str, float]) -> str:
     )
 
 
-def _table(head: list[str], rows: list[list[str]]) -> str:
+def _table(head: list[str], rows: list[list[str]], left: int = 2) -> str:
+    """Columns aligned; the first ``left`` to the left, the rest to the right."""
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=True)]
-    fmt = "  ".join(f"{{:{'<' if i < 2 else '>'}{w}}}" for i, w in enumerate(widths))
+    fmt = "  ".join(f"{{:{'<' if i < left else '>'}{w}}}" for i, w in enumerate(widths))
     return "\n".join(
         [
             fmt.format(*head),
@@ -63,69 +67,160 @@ def _table(head: list[str], rows: list[list[str]]) -> str:
     )
 
 
-def summary(results: dict[str, Any]) -> str:
-    """The compact end-of-run tables (scenarios, then scale if any)."""
-    rows, scale_rows = [], []
+def _pct(x: float) -> str:
+    return f"{x:.0%}"
+
+
+def _x(value: float | None) -> str:
+    return "-" if value is None else f"×{value:.2f}"
+
+
+def run_rows(results: dict[str, Any]) -> list[list[str]]:
+    """One row per measured run: backend, mode, scenario, run and its figures."""
+    rows = []
     for backend, b in results["backends"].items():
-        for name, s in b.get("scenarios", {}).items():
-            v = s["vs_medplum"]
+        for mode, m in b.get("modes", {}).items():
+            for name, runs in m.get("scenarios", {}).items():
+                for s in runs:
+                    v, cpu = s["vs_medplum"], s["cpu"]
+                    rows.append(
+                        [
+                            backend,
+                            mode,
+                            name,
+                            str(s["run"]),
+                            s.get("hub_source", "-"),
+                            f"{s['rps']:.1f}",
+                            f"{s['p50_ms']:.2f}",
+                            f"{s['p99_ms']:.2f}",
+                            str(s["non2xx"]),
+                            f"×{v['rps_ratio']:.2f}",
+                            f"×{v['p50_ratio']:.2f}",
+                            "yes" if v["met"] else "no",
+                            _pct(cpu.get("cpu_hub", 0.0)),
+                            _pct(cpu.get("cpu_db", 0.0)),
+                            _pct(cpu.get("cpu_bench", 0.0)),
+                            _pct(cpu.get("cpu_other", 0.0)),
+                        ]
+                    )
+    return rows
+
+
+def comparison_rows(results: dict[str, Any]) -> list[list[str]]:
+    """Per backend and scenario: each mode's median req/s and p50, and the ratios between
+    modes (``bench.modes.compare``)."""
+    rows = []
+    for backend, b in results["backends"].items():
+        modes = b.get("modes", {})
+        names = list(dict.fromkeys(n for m in modes.values() for n in m.get("scenarios", {})))
+        for name in names:
+            central = {mode: modes_central(m, name) for mode, m in modes.items()}
+            c = compare(central)
+
+            def fig(mode: str, central: dict[str, dict[str, float] | None] = central) -> str:
+                f = central.get(mode)
+                if not f:
+                    return "-"
+                bad = f" ({int(f['non2xx'])} non-2xx!)" if f["non2xx"] else ""
+                return f"{f['rps']:.1f} / {f['p50_ms']:.2f}{bad}"
+
+            gate = c["gate_cost"]
             rows.append(
                 [
                     backend,
                     name,
-                    f"{s['rps']:.1f}",
-                    f"{s['p50_ms']:.2f}",
-                    f"{s['p99_ms']:.2f}",
-                    str(s["non2xx"]),
-                    f"{v['ref_rps']:.0f}",
-                    f"{v['ref_p50_ms']}",
-                    f"×{v['rps_ratio']:.2f}",
-                    f"×{v['p50_ratio']:.2f}",
-                    "yes" if v["met"] else "no",
-                    f"{s['cpu']['cpu_other']:.0%}",
+                    *(fig(mode) for mode in MODES),
+                    _x(c["auth/noauth_rps"]),
+                    _x(c["auth/noauth_p50"]),
+                    _x(c["auth/auth-nogate_rps"]),
+                    _x(c["auth/auth-nogate_p50"]),
+                    "-" if gate is None else f"{gate:.1%}",
                 ]
             )
-        for s in b.get("scale", []):
-            scale_rows.append(
-                [
-                    backend,
-                    f"{s['stored']:,}",
-                    f"{s['rps']:.1f}",
-                    f"{s['p50_ms']:.2f}",
-                    f"{s['p99_ms']:.2f}",
-                    str(s["non2xx"]),
-                    f"{s['bulk_added']:,}",
-                    f"{s['bulk_seconds']:.0f}",
-                    f"{s['cpu']['cpu_other']:.0%}",
-                ]
-            )
+    return rows
+
+
+def modes_central(mode: dict[str, Any], scenario: str) -> dict[str, float] | None:
+    return central(mode.get("scenarios", {}).get(scenario, []))
+
+
+def summary(results: dict[str, Any]) -> str:
+    """The compact end-of-run tables: every run, the mode comparison, then scale if any."""
     out = []
+    rows = run_rows(results)
     if rows:
+        out.append("every run (CPU: share of both cores used by hub / database / wrk / others):")
+        out.append(
+            _table(
+                [
+                    "backend",
+                    "mode",
+                    "scenario",
+                    "run",
+                    "hub src",
+                    "req/s",
+                    "p50 ms",
+                    "p99 ms",
+                    "non-2xx",
+                    "req/s ×Medplum",
+                    "p50 ×Medplum",
+                    f"{TARGET}× met",
+                    "hub CPU",
+                    "db CPU",
+                    "wrk CPU",
+                    "other CPU",
+                ],
+                rows,
+                left=5,
+            )
+        )
+    comp = comparison_rows(results)
+    if comp:
+        out.append(
+            "\nmodes compared (median of runs: req/s / p50 ms; req/s ratio < 1 and p50 ratio > 1"
+            " mean slower; gate cost = 1 − req/s(auth) / req/s(auth-nogate), aim < "
+            f"{GATE_BUDGET:.0%}):"
+        )
         out.append(
             _table(
                 [
                     "backend",
                     "scenario",
-                    "req/s",
-                    "p50 ms",
-                    "p99 ms",
-                    "non-2xx",
-                    "ref req/s",
-                    "ref p50",
-                    "req/s ×ref",
-                    "p50 ×ref",
-                    f"{TARGET}× met",
-                    "other CPU",
+                    *MODES,
+                    "auth/noauth req/s",
+                    "auth/noauth p50",
+                    "auth/nogate req/s",
+                    "auth/nogate p50",
+                    "gate cost",
                 ],
-                rows,
+                comp,
             )
         )
+    scale_rows = []
+    for backend, b in results["backends"].items():
+        for mode, m in b.get("modes", {}).items():
+            for s in m.get("scale", []):
+                scale_rows.append(
+                    [
+                        backend,
+                        mode,
+                        f"{s['stored']:,}",
+                        f"{s['rps']:.1f}",
+                        f"{s['p50_ms']:.2f}",
+                        f"{s['p99_ms']:.2f}",
+                        str(s["non2xx"]),
+                        f"{s['bulk_added']:,}",
+                        f"{s['bulk_seconds']:.0f}",
+                        _pct(s["cpu"]["cpu_other"]),
+                    ]
+                )
     if scale_rows:
-        out.append("search latency vs store size (Patient?family=…, 20 matches):")
+        out.append("\nsearch latency vs store size (Patient?family=…, 20 matches):")
         out.append(
             _table(
                 [
                     "backend",
+                    "mode",
                     "stored",
                     "req/s",
                     "p50 ms",
@@ -136,6 +231,7 @@ def summary(results: dict[str, Any]) -> str:
                     "other CPU",
                 ],
                 scale_rows,
+                left=3,
             )
         )
     for backend, b in results["backends"].items():
@@ -167,6 +263,19 @@ def environment() -> dict[str, Any]:
         "machine": f"{platform.machine()}, {_cpus()} CPUs",
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
     }
+
+
+def source_fingerprint(root: Path | None = None) -> str:
+    """A short hash of the hub's source (``hub/**/*.py``) as a server is started: on a tree that
+    others edit meanwhile, runs with different fingerprints measured different code."""
+    base = root or Path(__file__).resolve().parent.parent / "hub"
+    h = hashlib.sha256()
+    for f in sorted(base.rglob("*.py")):
+        h.update(str(f.relative_to(base)).encode() + b"\0")
+        with contextlib.suppress(OSError):
+            h.update(f.read_bytes())
+        h.update(b"\0")
+    return h.hexdigest()[:8]
 
 
 def _cpus() -> int:

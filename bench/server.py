@@ -6,6 +6,7 @@ import contextlib
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -40,6 +41,56 @@ def fresh_database(backend: str, workdir: Path, pg_url: str) -> str:
     finally:
         admin.dispose()
     return url.render_as_string(hide_password=False)
+
+
+def copy_database(database_url: str, suffix: str) -> str:
+    """A fresh copy of the (idle) database at ``database_url``, named after it plus ``suffix``;
+    returns the copy's URL. SQLite: the online backup API; PostgreSQL:
+    ``CREATE DATABASE … TEMPLATE`` (no session may be attached to the original meanwhile)."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        src = Path(url.database or "")
+        dst = src.with_name(f"{src.stem}-{suffix}{src.suffix}")
+        for s in ("", "-wal", "-shm"):
+            Path(f"{dst}{s}").unlink(missing_ok=True)
+        with (
+            contextlib.closing(sqlite3.connect(src)) as a,
+            contextlib.closing(sqlite3.connect(dst)) as b,
+        ):
+            a.backup(b)
+        return url.set(database=str(dst)).render_as_string(hide_password=False)
+    name = url.database or "hub_bench"
+    copy = f"{name}_{suffix}".replace("-", "_")
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{copy}" WITH (FORCE)'))
+            for attempt in range(50):  # the stopped server's sessions may linger a moment
+                try:
+                    conn.execute(text(f'CREATE DATABASE "{copy}" TEMPLATE "{name}"'))
+                    break
+                except Exception:
+                    if attempt == 49:
+                        raise
+                    time.sleep(0.2)
+    finally:
+        admin.dispose()
+    return url.set(database=copy).render_as_string(hide_password=False)
+
+
+def drop_database(database_url: str) -> None:
+    """Remove a copy made by ``copy_database``."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        for s in ("", "-wal", "-shm"):
+            Path(f"{url.database}{s}").unlink(missing_ok=True)
+        return
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
 
 
 def postgres_pids(database_url: str) -> list[int]:
@@ -77,13 +128,18 @@ class HubServer:
     """``hub serve`` in its own process group; always stopped by ``stop()`` (or ``with``)."""
 
     def __init__(
-        self, database_url: str, workers: int, threads: int, log: Path, auth: bool = False
+        self,
+        database_url: str,
+        workers: int,
+        threads: int,
+        log: Path,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.database_url = database_url
         self.workers = workers
         self.threads = threads
         self.log_path = log
-        self.auth = auth
+        self.env = env if env is not None else {"HUB_AUTH": "off"}
         self.port = free_port()
         self.base = f"http://{HOST}:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -94,7 +150,7 @@ class HubServer:
         env = {
             **os.environ,
             "HUB_DATABASE_URL": self.database_url,
-            "HUB_AUTH": "on" if self.auth else "off",
+            **self.env,
         }
         cmd = [
             sys.executable,
