@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hub.audit.events import AuditRecord, Disclosure, Outcome, render
+from hub.audit.index import audit_index
 from hub.store.records import StoredResource, micros_to_instant, now_micros
 from hub.store.repository import Repository
 
@@ -56,10 +57,12 @@ def disclosures(verdicts: list[Any]) -> list[Disclosure]:
 
 def write(repo: Repository, record: AuditRecord) -> StoredResource:
     """Store the AuditEvent (the hub is its only author; the API refuses to write one) and
-    append its 'access' entry to the ledger, in the same transaction."""
+    append its 'access' entry to the ledger, in the same transaction. Its search index rows
+    come from ``hub.audit.index.audit_index`` (the shapes ``render`` makes, no FHIRPath)."""
     from hub.ledger.log.store import record_access
 
-    stored = repo.create(render(record), method="AUDIT")
+    event = render(record)
+    stored = repo.create(event, method="AUDIT", index=audit_index(event, repo.registry))
     record_access(repo.conn, stored)
     return stored
 

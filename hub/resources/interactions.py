@@ -460,6 +460,7 @@ def _gated_history(
     from hub.fhir.searchparams import SUPPORTED_TYPES
     from hub.store import schema as s
     from hub.store.repository import _VCOLUMNS, _record
+    from hub.store.search import restrict_condition
 
     gate = req.gate
     v = s.resource_version.c
@@ -473,7 +474,7 @@ def _gated_history(
         where.append(v.last_updated <= at)
     restrict = gate.restrict([req.resource_type] if req.resource_type else SUPPORTED_TYPES)
     if restrict is not None:
-        where.append(v.rid.in_(restrict.correlate(None)))
+        where.append(restrict_condition(s.resource_version, restrict))
     stmt = select(*_VCOLUMNS).where(and_(*where)).order_by(v.last_updated.desc(), v.vid.desc())
     visible: list[Any] = []
     scanned = 0

@@ -5,8 +5,14 @@ transaction Bundle) runs in exactly one, so the resource, its history row, its s
 — and later the audit record and ledger entry — commit together or not at all.
 
 SQLite: WAL journal, a busy timeout, and ``BEGIN IMMEDIATE`` for writing units so that two
-writers serialise at the start instead of failing at commit. PostgreSQL: READ COMMITTED with
-row locks (``SELECT … FOR UPDATE``) on version-checked updates.
+writers serialise at the start instead of failing at commit. ``synchronous=NORMAL`` (the
+hub's durability choice, https://www.sqlite.org/pragma.html#pragma_synchronous): in WAL mode a
+commit is not fsynced, only checkpoints are; the database never corrupts, and a crash of the
+hub loses nothing, but a power loss or OS crash may roll back the last transactions (each
+whole: a write never survives without its AuditEvent and ledger entry; a read already answered
+may lose its record). PostgreSQL keeps its own ``synchronous_commit`` (on by default).
+
+PostgreSQL: READ COMMITTED with row locks (``SELECT … FOR UPDATE``) on version-checked updates.
 """
 
 from __future__ import annotations

@@ -11,11 +11,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, and_, delete, func, select, update
 
-from hub.consent.grants import grant_rows
+from hub.consent.grants import GrantRow, grant_rows
 from hub.fhir.canonical import canonical
 from hub.fhir.indexing import IndexRows, index_resource
 from hub.fhir.searchparams import SearchParamRegistry, default_registry
@@ -42,7 +43,7 @@ _VCOLUMNS = (
 )
 
 
-def _record(row: Row[Any, Any, Any, Any, Any, Any, Any]) -> StoredResource:
+def _record(row: Row[Any, Any, Any, Any, Any, Any, Any] | tuple[Any, ...]) -> StoredResource:
     return StoredResource(
         rid=row[0],
         res_type=row[1],
@@ -77,13 +78,18 @@ class Repository:
     def read(
         self, res_type: str, res_id: str, *, for_update: bool = False
     ) -> StoredResource | None:
-        """The current version (deleted ones included, with ``deleted=True``)."""
-        q = select(*_COLUMNS).where(
-            s.resource.c.res_type == res_type, s.resource.c.res_id == res_id
-        )
-        if for_update:
-            q = q.with_for_update()
-        row = self.conn.execute(q).first()
+        """The current version (deleted ones included, with ``deleted=True``); fixed SQL on
+        the DB-API cursor (every read and update starts here)."""
+        pg = self.conn.dialect.name == "postgresql"
+        sql = _READ_SQL.replace("?", "%s") if pg else _READ_SQL
+        if for_update and pg:  # SQLite: BEGIN IMMEDIATE already holds the write lock
+            sql += " FOR UPDATE"
+        cur = _cursor(self.conn)
+        try:
+            cur.execute(sql, (res_type, res_id))
+            row = cur.fetchone()
+        finally:
+            cur.close()
         return _record(row) if row else None
 
     def read_many(self, refs: Sequence[tuple[str, str]]) -> list[StoredResource]:
@@ -165,28 +171,26 @@ class Repository:
         res_id: str | None = None,
         method: str = "POST",
         author: str | None = None,
+        index: IndexRows | None = None,
     ) -> StoredResource:
-        """Store ``resource`` as version 1 under a new (or the given) id."""
+        """Store ``resource`` as version 1 under a new (or the given) id.
+
+        ``index``: the resource's search index rows when the caller already has them
+        (``hub.audit`` builds an AuditEvent's from its record); otherwise computed here.
+        """
         res_type = resource["resourceType"]
         rid_value = res_id or new_id()
         stamp = now_micros()
         content = self._stamp(resource, rid_value, 1, stamp)
-        rid = self.conn.execute(
-            insert(s.resource)
-            .values(
-                res_type=res_type,
-                res_id=rid_value,
-                version_id=1,
-                last_updated=stamp,
-                deleted=False,
-                content=content,
-                author=author,
-            )
-            .returning(s.resource.c.rid)
-        ).scalar_one()
+        rows = index if index is not None else index_resource(resource, self.registry)
+        grants = grant_rows(resource) if res_type == "Consent" else []
+        head = (res_type, rid_value, 1, stamp, False, content)
+        rid = _raw_create(self.conn, head, author, method, rows, grants)
         stored = StoredResource(rid, res_type, rid_value, 1, stamp, False, content)
-        self._version(stored, method)
-        self._index(rid, res_type, resource)
+        if res_type == "Consent":  # every consent change goes into the ledger (issue 5)
+            from hub.ledger.log.store import record_consent
+
+            record_consent(self.conn, stored)
         return stored
 
     def update(
@@ -238,17 +242,9 @@ class Repository:
         return canonical(resource)
 
     def _version(self, stored: StoredResource, method: str) -> None:
-        self.conn.execute(
-            insert(s.resource_version).values(
-                rid=stored.rid,
-                res_type=stored.res_type,
-                res_id=stored.res_id,
-                version_id=stored.version_id,
-                last_updated=stored.last_updated,
-                method=method,
-                deleted=stored.deleted,
-                content=stored.content,
-            )
+        _execute(
+            self.conn,
+            [(_VERSION_SQL, [_version_params(stored.rid, _head(stored), method)])],
         )
         if stored.res_type == "Consent":  # every consent change goes into the ledger (issue 5)
             from hub.ledger.log.store import record_consent
@@ -257,66 +253,209 @@ class Repository:
 
     def _index(self, rid: int, res_type: str, resource: dict[str, Any]) -> None:
         rows: IndexRows = index_resource(resource, self.registry)
-        base = {"rid": rid, "res_type": res_type}
-        if rows.strings:
-            self.conn.execute(
-                insert(s.idx_string),
-                [
-                    {**base, "code": r.code, "value": r.value, "exact": r.exact}
-                    for r in rows.strings
-                ],
-            )
-        if rows.tokens:
-            self.conn.execute(
-                insert(s.idx_token),
-                [
-                    {**base, "code": r.code, "system": r.system, "value": r.value, "text": r.text}
-                    for r in rows.tokens
-                ],
-            )
-        if rows.dates:
-            self.conn.execute(
-                insert(s.idx_date),
-                [{**base, "code": r.code, "low": r.low, "high": r.high} for r in rows.dates],
-            )
-        if rows.references:
-            self.conn.execute(
-                insert(s.idx_reference),
-                [
-                    {
-                        **base,
-                        "code": r.code,
-                        "target_type": r.target_type,
-                        "target_id": r.target_id,
-                        "url": r.url,
-                    }
-                    for r in rows.references
-                ],
-            )
-        if rows.compartments:
-            self.conn.execute(
-                insert(s.idx_compartment),
-                [{**base, "patient_id": p} for p in rows.compartments],
-            )
-        if res_type == "Consent" and (grants := grant_rows(resource)):
-            self.conn.execute(
-                insert(s.idx_consent_grant),
-                [
-                    {
-                        "rid": rid,
-                        "kind": g.kind,
-                        "patient_id": g.patient_id,
-                        "policy": g.policy[:256],
-                        "date": g.date,
-                        "actor": g.actor[:256],
-                        "purpose": g.purpose[:64],
-                        "low": g.low,
-                        "high": g.high,
-                    }
-                    for g in grants
-                ],
-            )
+        grants = grant_rows(resource) if res_type == "Consent" else []
+        _execute(self.conn, _index_statements(rid, res_type, rows, grants))
 
     def _unindex(self, rid: int) -> None:
         for table in s.INDEX_TABLES:
             self.conn.execute(delete(table).where(table.c.rid == rid))
+
+
+# -- raw statements for the write path ----------------------------------------------------------
+#
+# Every interaction writes at least one resource (its AuditEvent), so the write path skips
+# SQLAlchemy's statement building and compiling: fixed SQL text on the transaction's own DB-API
+# cursor (the columns of ``hub.store.schema``). SQLite: one short statement per table;
+# PostgreSQL: a create is *one* statement (data-modifying CTEs, one round trip).
+
+_READ_SQL = (
+    "SELECT rid, res_type, res_id, version_id, last_updated, deleted, content FROM resource"
+    " WHERE res_type = ? AND res_id = ?"
+)
+_RESOURCE_SQL = (
+    "INSERT INTO resource (res_type, res_id, version_id, last_updated, deleted, content, author)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+_VERSION_SQL = (
+    "INSERT INTO resource_version"
+    " (rid, res_type, res_id, version_id, last_updated, method, deleted, content)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+#: index table → its columns after (rid, res_type) — consent grants: after rid only
+_INDEX_COLUMNS: dict[str, tuple[str, ...]] = {
+    "idx_string": ("code", "value", "exact"),
+    "idx_token": ("code", "system", "value", "text"),
+    "idx_date": ("code", "low", "high"),
+    "idx_reference": ("code", "target_type", "target_id", "url"),
+    "idx_compartment": ("patient_id",),
+    "idx_consent_grant": (
+        "kind", "patient_id", "policy", "date", "actor", "purpose", "low", "high"
+    ),
+}  # fmt: skip
+
+
+def _lead(table: str) -> tuple[str, ...]:
+    """The columns every row of ``table`` starts with (grants have no ``res_type``)."""
+    return ("rid",) if table == "idx_consent_grant" else ("rid", "res_type")
+
+
+_INDEX_SQL = {
+    t: f"INSERT INTO {t} ({', '.join(_lead(t) + cols)})"
+    f" VALUES ({', '.join(['?'] * len(_lead(t) + cols))})"
+    for t, cols in _INDEX_COLUMNS.items()
+}
+#: PostgreSQL casts for the CTE form (VALUES lists need their types spelt out)
+_PG_TYPES = {
+    "code": "varchar", "value": "varchar", "exact": "varchar", "system": "varchar",
+    "text": "varchar", "low": "bigint", "high": "bigint", "target_type": "varchar",
+    "target_id": "varchar", "url": "varchar", "patient_id": "varchar", "kind": "varchar",
+    "policy": "varchar", "date": "bigint", "actor": "varchar", "purpose": "varchar",
+}  # fmt: skip
+
+_Head = tuple[str, str, int, int, bool, bytes | None]  # res_type, res_id, version, stamp, …
+
+
+def _head(stored: StoredResource) -> _Head:
+    return (
+        stored.res_type,
+        stored.res_id,
+        stored.version_id,
+        stored.last_updated,
+        stored.deleted,
+        stored.content,
+    )
+
+
+def _version_params(rid: int, head: _Head, method: str) -> tuple[Any, ...]:
+    res_type, res_id, version, stamp, deleted, content = head
+    return (rid, res_type, res_id, version, stamp, method, deleted, content)
+
+
+def _index_values(rows: IndexRows, grants: Sequence[GrantRow]) -> dict[str, list[tuple[Any, ...]]]:
+    """Each index table's rows (without ``rid``/``res_type``), as the schema's columns."""
+    return {
+        "idx_string": [(r.code, r.value, r.exact) for r in rows.strings],
+        "idx_token": [(r.code, r.system, r.value, r.text) for r in rows.tokens],
+        "idx_date": [(r.code, r.low, r.high) for r in rows.dates],
+        "idx_reference": [
+            (r.code, r.target_type, r.target_id, r.url) for r in rows.references
+        ],
+        "idx_compartment": [(p,) for p in rows.compartments],
+        "idx_consent_grant": [
+            (g.kind, g.patient_id, g.policy[:256], g.date, g.actor[:256], g.purpose[:64],
+             g.low, g.high)
+            for g in grants
+        ],
+    }  # fmt: skip
+
+
+def _index_statements(
+    rid: int, res_type: str, rows: IndexRows, grants: Sequence[GrantRow]
+) -> list[tuple[str, list[tuple[Any, ...]]]]:
+    out = []
+    for table, values in _index_values(rows, grants).items():
+        if values:
+            lead = (rid, res_type)[: len(_lead(table))]
+            out.append((_INDEX_SQL[table], [lead + v for v in values]))
+    return out
+
+
+def raw_rows(conn: Connection, sql: str, params: Sequence[Any]) -> list[Any]:
+    """Rows of one fixed SELECT (``?`` placeholders) on the transaction's DB-API cursor."""
+    cur = _cursor(conn)
+    try:
+        cur.execute(sql.replace("?", "%s") if conn.dialect.name == "postgresql" else sql, params)
+        return list(cur.fetchall())
+    finally:
+        cur.close()
+
+
+def _cursor(conn: Connection) -> Any:
+    if not conn.in_transaction():  # autobegin, as ``Connection.execute`` would
+        conn.begin()
+    return conn.connection.cursor()
+
+
+def _execute(conn: Connection, statements: list[tuple[str, list[tuple[Any, ...]]]]) -> None:
+    """Run ``(sql, rows)`` pairs (``?`` placeholders) on the transaction's DB-API cursor."""
+    if not statements:
+        return
+    pg = conn.dialect.name == "postgresql"
+    cur = _cursor(conn)
+    try:
+        for sql, rows in statements:
+            if pg:
+                sql = sql.replace("?", "%s")
+            if len(rows) == 1:
+                cur.execute(sql, rows[0])
+            else:
+                cur.executemany(sql, rows)
+    finally:
+        cur.close()
+
+
+def _raw_create(
+    conn: Connection,
+    head: _Head,
+    author: str | None,
+    method: str,
+    rows: IndexRows,
+    grants: Sequence[GrantRow],
+) -> int:
+    """Insert the resource, its first version and its index rows; return the new ``rid``."""
+    res_type = head[0]
+    resource_params = (*head, author)
+    if conn.dialect.name == "postgresql":
+        values = {t: v for t, v in _index_values(rows, grants).items() if v}
+        sql = _pg_create_sql(tuple((t, len(v)) for t, v in values.items()))
+        params: list[Any] = [*resource_params, *_version_params(0, head, method)[1:]]
+        for table, vals in values.items():
+            if table != "idx_consent_grant":
+                params.append(res_type)
+            params.extend(x for v in vals for x in v)
+        cur = _cursor(conn)
+        try:
+            cur.execute(sql, params)
+            return int(cur.fetchone()[0])
+        finally:
+            cur.close()
+    cur = _cursor(conn)
+    try:
+        cur.execute(_RESOURCE_SQL, resource_params)
+        rid = int(cur.lastrowid)
+    finally:
+        cur.close()
+    _execute(
+        conn,
+        [
+            (_VERSION_SQL, [_version_params(rid, head, method)]),
+            *_index_statements(rid, res_type, rows, grants),
+        ],
+    )
+    return rid
+
+
+@lru_cache(maxsize=512)
+def _pg_create_sql(shape: tuple[tuple[str, int], ...]) -> str:
+    """One PostgreSQL statement for a create: resource, version and index rows (shape = each
+    non-empty index table with its row count)."""
+    parts = [
+        "WITH r AS (INSERT INTO resource (res_type, res_id, version_id, last_updated, deleted,"
+        " content, author) VALUES (%s::varchar, %s::varchar, %s::integer, %s::bigint,"
+        " %s::boolean, %s::bytea, %s::varchar) RETURNING rid)",
+        "v AS (INSERT INTO resource_version (rid, res_type, res_id, version_id, last_updated,"
+        " method, deleted, content) SELECT rid, %s::varchar, %s::varchar, %s::integer,"
+        " %s::bigint, %s::varchar, %s::boolean, %s::bytea"
+        " FROM r)",
+    ]
+    for n, (table, count) in enumerate(shape):
+        cols = _INDEX_COLUMNS[table]
+        row = "(" + ", ".join(f"%s::{_PG_TYPES[c]}" for c in cols) + ")"
+        lead = "r.rid" if table == "idx_consent_grant" else "r.rid, %s::varchar"
+        head_cols = ", ".join(_lead(table))
+        parts.append(
+            f"i{n} AS (INSERT INTO {table} ({head_cols}, {', '.join(cols)})"
+            f" SELECT {lead}, {', '.join('x.' + c for c in cols)}"
+            f" FROM r, (VALUES {', '.join([row] * count)}) AS x ({', '.join(cols)}))"
+        )
+    return ", ".join(parts) + " SELECT rid FROM r"

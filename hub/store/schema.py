@@ -50,6 +50,8 @@ resource = Table(
     UniqueConstraint("res_type", "res_id", name="uq_resource_type_id"),
 )
 Index("ix_resource_type_updated", resource.c.res_type, resource.c.last_updated)
+#: the consent gate's author rule (``resource.author = :org``; migration 0005)
+Index("ix_resource_author", resource.c.author)
 
 resource_version = Table(
     "resource_version",

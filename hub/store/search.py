@@ -9,14 +9,17 @@ whether there is a next page, http://hl7.org/fhir/R4/http.html#paging), then
 ``_total``: counted (a separate COUNT over the same filter) unless ``_total=none``;
 ``estimate`` counts too. ``_summary=count`` always counts and returns no matches.
 
-``restrict_rids`` — a SELECT of the rids the caller may see — bounds the matches, the
-included resources and the targets of chained parameters (#chaining), so that no query can
-reveal a resource outside it.
+``restrict_rids`` — the rids the caller may see — bounds the matches, the included resources
+and the targets of chained parameters (#chaining), so that no query can reveal a resource
+outside it. It is either a SELECT of rids (``rid IN (…)``) or a ``RidRestriction``: a condition
+correlated to the row being filtered (``EXISTS (… WHERE c.rid = resource.rid)``), which both
+SQLite and PostgreSQL evaluate per candidate row with index lookups instead of materialising
+every permitted rid first (the consent gate's form, ``hub.access.gate``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,7 +58,15 @@ from hub.fhir.search.model import (
 from hub.store.records import StoredResource
 from hub.store.schema import idx_date, idx_reference, idx_string, idx_token, resource
 
-__all__ = ["SearchPage", "count_search", "match_rids", "run_search"]
+__all__ = [
+    "Restriction",
+    "RidRestriction",
+    "SearchPage",
+    "count_search",
+    "match_rids",
+    "restrict_condition",
+    "run_search",
+]
 
 #: the largest code point: ``p <= v < p + MAX_CHAR`` is "v starts with p" in binary collation
 MAX_CHAR = "\U0010ffff"
@@ -103,6 +114,16 @@ def _string_match(v: StringValue, mod: Modifier | None, dialect: str) -> ColumnE
     if mod is Modifier.CONTAINS:
         return _contains(idx_string.c.value, v.normalized)
     return _starts_with(idx_string.c.value, v.normalized, dialect)
+
+
+def _uri_match(v: StringValue, mod: Modifier | None, dialect: str) -> ColumnElement[bool]:
+    """Exact, or ``:below`` a prefix (http://hl7.org/fhir/R4/search.html#uri), on ``exact``."""
+    if mod is Modifier.BELOW:
+        return and_(
+            _starts_with(idx_string.c.value, v.normalized, dialect),
+            _starts_with(idx_string.c.exact, v.value, dialect),
+        )
+    return and_(idx_string.c.value == v.normalized, idx_string.c.exact == v.value)
 
 
 def _token_match(v: TokenValue) -> ColumnElement[bool]:
@@ -157,10 +178,26 @@ def _reference_match(v: ReferenceValue) -> ColumnElement[bool]:
     )
 
 
-def _uncorrelated(restrict: Select[tuple[int]] | None) -> Select[tuple[int]] | None:
-    """The caller's SELECT exactly as written: never auto-correlated into an enclosing query
-    (``SELECT resource.rid FROM resource, other WHERE …`` would otherwise lose its ``resource``)."""
-    return None if restrict is None else restrict.correlate(None)
+@dataclass(frozen=True, slots=True)
+class RidRestriction:
+    """A restriction correlated to the filtered row: ``condition(table)`` is the condition on a
+    row of ``table`` (``resource``, an alias of it, or ``resource_version``: anything with
+    ``rid`` and ``res_type`` columns) that holds exactly for the rows the caller may consider."""
+
+    condition: Callable[[FromClause], ColumnElement[bool]]
+
+
+#: What bounds a search: a SELECT of the permitted rids, or a correlated condition.
+Restriction = Select[tuple[int]] | RidRestriction
+
+
+def restrict_condition(table: FromClause, restrict: Restriction) -> ColumnElement[bool]:
+    """The condition that keeps ``table``'s rows inside ``restrict``."""
+    if isinstance(restrict, RidRestriction):
+        return restrict.condition(table)
+    # the caller's SELECT exactly as written: never auto-correlated into an enclosing query
+    # (``SELECT resource.rid FROM resource, other WHERE …`` would otherwise lose its ``resource``)
+    return table.c.rid.in_(restrict.correlate(None))
 
 
 # Criteria -------------------------------------------------------------------------------------
@@ -169,16 +206,16 @@ def _uncorrelated(restrict: Select[tuple[int]] | None) -> Select[tuple[int]] | N
 class _Builder:
     """Turns criteria into conditions on a ``resource`` (alias) of one resource type."""
 
-    def __init__(self, dialect: str, restrict: Select[tuple[int]] | None) -> None:
+    def __init__(self, dialect: str, restrict: Restriction | None) -> None:
         self.dialect = dialect
-        self.restrict = _uncorrelated(restrict)
+        self.restrict = restrict
 
     def conditions(
         self, res: FromClause, res_type: str, criteria: Iterable[Criterion]
     ) -> list[ColumnElement[bool]]:
         conds: list[ColumnElement[bool]] = [res.c.res_type == res_type, res.c.deleted == false()]
         if self.restrict is not None:
-            conds.append(res.c.rid.in_(self.restrict))
+            conds.append(restrict_condition(res, self.restrict))
         conds.extend(self.criterion(res, res_type, c) for c in criteria)
         return conds
 
@@ -192,6 +229,7 @@ class _Builder:
             SearchParamType.TOKEN: idx_token,
             SearchParamType.DATE: idx_date,
             SearchParamType.REFERENCE: idx_reference,
+            SearchParamType.URI: idx_string,  # uri values live in the string index
         }[crit.type]
 
         def rids(*where: ColumnElement[bool]) -> Select[tuple[int]]:
@@ -219,6 +257,8 @@ class _Builder:
 
     def value(self, crit: Criterion, v: object) -> ColumnElement[bool]:
         if isinstance(v, StringValue):
+            if crit.type is SearchParamType.URI:
+                return _uri_match(v, crit.modifier, self.dialect)
             if crit.modifier is Modifier.TEXT:
                 return _contains(idx_token.c.text, v.normalized)
             return _string_match(v, crit.modifier, self.dialect)
@@ -319,21 +359,21 @@ def _stored(row: Row[Any]) -> StoredResource:
 
 
 def _filter(
-    conn: Connection, query: SearchQuery, restrict_rids: Select[tuple[int]] | None
+    conn: Connection, query: SearchQuery, restrict_rids: Restriction | None
 ) -> list[ColumnElement[bool]]:
     builder = _Builder(conn.dialect.name, restrict_rids)
     return builder.conditions(resource, query.resource_type, query.criteria)
 
 
 def match_rids(
-    conn: Connection, query: SearchQuery, *, restrict_rids: Select[tuple[int]] | None = None
+    conn: Connection, query: SearchQuery, *, restrict_rids: Restriction | None = None
 ) -> Select[tuple[int]]:
     """A SELECT of the rids matching the query's criteria (no order, no paging)."""
     return select(resource.c.rid).where(*_filter(conn, query, restrict_rids))
 
 
 def count_search(
-    conn: Connection, query: SearchQuery, *, restrict_rids: Select[tuple[int]] | None = None
+    conn: Connection, query: SearchQuery, *, restrict_rids: Restriction | None = None
 ) -> int:
     """The number of resources matching the query (``_total=accurate``, search.html#total)."""
     return _count(conn, _filter(conn, query, restrict_rids))
@@ -345,7 +385,7 @@ def _count(conn: Connection, conditions: list[ColumnElement[bool]]) -> int:
 
 
 def run_search(
-    conn: Connection, query: SearchQuery, *, restrict_rids: Select[tuple[int]] | None = None
+    conn: Connection, query: SearchQuery, *, restrict_rids: Restriction | None = None
 ) -> SearchPage:
     """One page of matches, its included resources and the total (search.html#return)."""
     conditions = _filter(conn, query, restrict_rids)
@@ -401,15 +441,14 @@ def _fetch_included(
     conn: Connection,
     incs: Sequence[Include],
     sources: Sequence[int],
-    restrict: Select[tuple[int]] | None,
+    restrict: Restriction | None,
 ) -> list[StoredResource]:
     if not incs or not sources:
         return []
-    restrict = _uncorrelated(restrict)
     reached = [resource.c.rid.in_(_include_stmt(inc, sources)) for inc in incs]
     where: list[ColumnElement[bool]] = [or_(*reached), resource.c.deleted == false()]
     if restrict is not None:
-        where.append(resource.c.rid.in_(restrict))
+        where.append(restrict_condition(resource, restrict))
     stmt = select(resource).where(*where).order_by(resource.c.rid)
     return [_stored(r) for r in conn.execute(stmt)]
 
@@ -418,7 +457,7 @@ def _included(
     conn: Connection,
     query: SearchQuery,
     matches: list[StoredResource],
-    restrict: Select[tuple[int]] | None,
+    restrict: Restriction | None,
 ) -> list[StoredResource]:
     """``_include``/``_revinclude`` over the page, then ``:iterate`` ones once more over
     what that included; deduplicated and never repeating a match."""
