@@ -45,6 +45,9 @@ class Settings:
     ledger_key_file: Path | None = None
     #: A signed checkpoint every N ledger entries (``HUB_CHECKPOINT_EVERY``; 0 = on demand only).
     checkpoint_every: int = 1000
+    #: ... and on the first append once the newest checkpoint is T seconds old
+    #: (``HUB_CHECKPOINT_SECONDS``; 0 = off).
+    checkpoint_seconds: int = 3600
     #: The ledger's origin line and signing key name (``HUB_LEDGER_ORIGIN``;
     #: c2sp.org/tlog-checkpoint).
     ledger_origin: str = "community-support-hub/ledger"
@@ -67,6 +70,7 @@ class Settings:
             if e.get("HUB_LEDGER_KEY_FILE")
             else None,
             checkpoint_every=int(e.get("HUB_CHECKPOINT_EVERY", "1000")),
+            checkpoint_seconds=int(e.get("HUB_CHECKPOINT_SECONDS", "3600")),
             ledger_origin=e.get("HUB_LEDGER_ORIGIN") or "community-support-hub/ledger",
         )
         return replace(settings, **overrides)

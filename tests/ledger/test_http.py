@@ -141,3 +141,69 @@ def test_bad_parameters_are_operation_outcomes(
     assert resp.get_json()["resourceType"] == "OperationOutcome"
     if element is not None:
         assert issue["expression"] == [element]
+
+
+def _ledger_audit(hub: Hub) -> list[dict[str, Any]]:
+    """The AuditEvents of ledger endpoint calls, oldest first."""
+    import orjson
+    from sqlalchemy import select
+
+    from hub.store import schema as s
+
+    r = s.resource.c
+    with hub.app.extensions["hub.db"].unit(write=False) as conn:
+        rows = conn.execute(
+            select(r.content).where(r.res_type == "AuditEvent").order_by(r.rid)
+        ).all()
+    events = [orjson.loads(bytes(row[0])) for row in rows]
+    return [e for e in events if any(c["code"].startswith("ledger-") for c in e["subtype"][1:])]
+
+
+def test_ledger_calls_are_audited_with_their_own_entries(hub: Hub) -> None:
+    officer, clerk = _tokens(hub)
+    auth = {"Authorization": f"Bearer {officer}"}
+    assert hub.fhir("GET", "Patient", officer).status_code == 200
+    assert hub.http.post("/ledger/checkpoint", headers=auth).status_code == 201
+    entry = _get(hub, "/ledger/entries/0", officer).get_json()
+    proof = _get(hub, "/ledger/proof/inclusion?index=0", officer)
+    assert proof.status_code == 200
+    assert _get(hub, "/ledger/entries/0", clerk).status_code == 403
+    assert _get(hub, "/ledger/proof/inclusion?index=0&size=99", officer).status_code == 400
+    events = _ledger_audit(hub)
+    codes = [(e["subtype"][1]["code"], e["outcome"]) for e in events]
+    assert codes == [
+        ("ledger-sign-checkpoint", "0"),
+        ("ledger-entry", "0"),
+        ("ledger-inclusion-proof", "0"),
+        ("ledger-entry", "4"),
+        ("ledger-inclusion-proof", "4"),
+    ]
+    who = [e["agent"][0]["who"]["identifier"]["value"] for e in events]
+    assert who[:3] == [who[0]] * 3 and who[3] != who[0]
+    # the disclosed entry's record is named, and the query is kept
+    assert {"what": {"reference": entry["ref"]}}.items() <= events[1]["entity"][0].items()
+    queried = [x for x in events[2]["entity"] if "query" in x]
+    assert base64.b64decode(queried[0]["query"]) == b"index=0"
+    assert queried[0]["description"] == entry["ref"]
+    # each of those AuditEvents has its ledger entry, in order: 1…5 after the search's 0
+    refs = [_get(hub, f"/ledger/entries/{i}", officer).get_json()["ref"] for i in range(1, 6)]
+    assert refs == [f"AuditEvent/{e['id']}/_history/1" for e in events]
+
+
+def test_every_ledger_route_is_in_the_openapi_document(hub: Hub) -> None:
+    doc = hub.http.get("/openapi/openapi.json").get_json()
+    public = {("/ledger/public-key", "get"), ("/ledger/checkpoint", "get")}
+    seen = 0
+    for rule in hub.app.url_map.iter_rules():
+        if not rule.rule.startswith("/ledger"):
+            continue
+        path = rule.rule.replace("<index>", "{index}")
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            op = doc["paths"][path][method.lower()]
+            seen += 1
+            if (path, method.lower()) in public:
+                assert "security" not in op, path
+            else:
+                assert op["security"] == [{"smartBackendServices": []}], path
+                assert {"401", "403"} <= set(op["responses"]), path
+    assert seen == 7

@@ -11,16 +11,21 @@
 * ``GET /ledger/entries/N`` — one entry (its canonical bytes and leaf hash).
 
 All but the first two need a bearer token of a client with the privacy-officer flag (401
-without a valid token, 403 without the flag), checked by the same authenticator as ``/fhir``.
+without a valid token, 403 without the flag), checked by the same authenticator as ``/fhir``,
+and are audited like any access: an AuditEvent (and its own ledger entry) per call, refusals
+included (``_audited``).
 Hashes are base64; proofs carry the tree size and root they prove against, and the signed
 checkpoint of that size when there is one. Errors are OperationOutcomes.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from sqlalchemy import Connection
 
 from hub.config import Settings
 from hub.fhir.codes import Interaction, IssueType
@@ -64,19 +69,73 @@ def _ledger_route() -> Any:
     )
 
 
-def _require_privacy_officer() -> None:
-    """The /fhir authenticator (bearer token → context); 403 unless a privacy officer."""
+def _privacy_officer() -> Any:
+    """The /fhir authenticator (bearer token → context; 401); 403 unless a privacy officer."""
     from hub.resources.http import AUTHENTICATOR
 
     context = current_app.extensions[AUTHENTICATOR](_ledger_route())
     settings: Settings = current_app.config["HUB_SETTINGS"]
     if settings.auth_required and not getattr(context, "privacy_officer", False):
-        raise FhirError.of(
-            403,
-            IssueType.FORBIDDEN,
-            "The ledger's proofs, entries and checkpoint list are for privacy officers: the "
-            "client needs the privacy-officer flag",
+        raise _Refused(
+            context,
+            FhirError.of(
+                403,
+                IssueType.FORBIDDEN,
+                "The ledger's proofs, entries and checkpoint list are for privacy officers: the "
+                "client needs the privacy-officer flag",
+            ),
         )
+    return context
+
+
+class _Refused(Exception):
+    def __init__(self, context: Any, error: FhirError) -> None:
+        super().__init__(str(error))
+        self.context, self.error = context, error
+
+
+LedgerView = Callable[..., tuple[Response, str | None]]
+
+
+def _audited(name: str) -> Callable[[LedgerView], Callable[..., Response]]:
+    """A privacy-officer endpoint, audited like any access (issue 5): ``view(conn, **args)``
+    returns the response and the ref of the entry it disclosed; its AuditEvent (BALP: subtype
+    ``operation`` + ``ledger-<name>``, the client as agent, the query) and that event's own
+    ledger entry are written in the same unit. Refusals (401, 403, bad input) are written in
+    a unit of their own, as on ``/fhir``."""
+    interaction = f"operation:ledger-{name}"
+
+    def wrap(view: LedgerView) -> Callable[..., Response]:
+        @functools.wraps(view)
+        def run(**args: Any) -> Response:
+            from hub.audit import recorder
+            from hub.store.repository import Repository
+
+            trail = recorder.AuditTrail(address=request.remote_addr)
+            query = request.query_string.decode("utf-8", "replace") or None
+            context: Any = None
+            try:
+                context = _privacy_officer()
+                with _db().unit(write=True) as conn:
+                    resp, target = view(conn, **args)
+                    record = recorder.new_record(interaction, context, trail, target, query)
+                    recorder.write(Repository(conn), record)
+                return resp
+            except (FhirError, _Refused) as exc:
+                if isinstance(exc, _Refused):
+                    context, err = exc.context, exc.error
+                else:
+                    err = exc
+                kind = "auth" if err.status == 401 else interaction
+                record = recorder.new_record(kind, context, trail, request.path, query)
+                why = err.issues[0].diagnostics if err.issues else str(err.status)
+                with _db().unit(write=True) as conn:
+                    recorder.write(Repository(conn), recorder.refused(record, err.status, why))
+                raise err from None
+
+        return run
+
+    return wrap
 
 
 def _int(name: str, *, required: bool) -> int | None:
@@ -127,57 +186,57 @@ def latest() -> Response:
 
 
 @bp.post("/checkpoint")
-def sign_now() -> Response:
+@_audited("sign-checkpoint")
+def sign_now(conn: Connection) -> tuple[Response, str | None]:
     """Sign the current tree head (privacy officers)."""
-    _require_privacy_officer()
-    with _db().unit(write=True) as conn:
-        cp = store.make_checkpoint(conn, _config())
+    cp = store.make_checkpoint(conn, _config())
     resp = jsonify(cp.to_json())
     resp.status_code = 201
-    return resp
+    return resp, None
 
 
 @bp.get("/checkpoints")
-def all_checkpoints() -> Response:
-    _require_privacy_officer()
-    with _db().unit(write=False) as conn:
-        rows = store.checkpoints(conn)
-    return jsonify({"checkpoints": [cp.to_json() for cp in rows]})
+@_audited("checkpoints")
+def all_checkpoints(conn: Connection) -> tuple[Response, str | None]:
+    """Every checkpoint, oldest first (privacy officers)."""
+    return jsonify({"checkpoints": [cp.to_json() for cp in store.checkpoints(conn)]}), None
 
 
 @bp.get("/proof/inclusion")
-def inclusion() -> Response:
-    _require_privacy_officer()
+@_audited("inclusion-proof")
+def inclusion(conn: Connection) -> tuple[Response, str | None]:
+    """RFC 9162 §2.1.3 inclusion proof of entry ``index`` (privacy officers)."""
     index = _int("index", required=True)
     size = _int("size", required=False)
     assert index is not None
     try:
-        with _db().unit(write=False) as conn:
-            return jsonify(store.inclusion(conn, index, size))
+        out = store.inclusion(conn, index, size)
     except (store.LedgerError, ProofError) as err:
         raise _fhir_error(err) from None
+    return jsonify(out), str(out["entry"]["ref"])
 
 
 @bp.get("/proof/consistency")
-def consistency() -> Response:
-    _require_privacy_officer()
+@_audited("consistency-proof")
+def consistency(conn: Connection) -> tuple[Response, str | None]:
+    """RFC 9162 §2.1.4 consistency proof between two tree sizes (privacy officers)."""
     first = _int("from", required=True)
     second = _int("to", required=False)
     assert first is not None
     try:
-        with _db().unit(write=False) as conn:
-            return jsonify(store.consistency(conn, first, second))
+        return jsonify(store.consistency(conn, first, second)), None
     except (store.LedgerError, ProofError) as err:
         raise _fhir_error(err) from None
 
 
 @bp.get("/entries/<index>")
-def one_entry(index: str) -> Response:
-    _require_privacy_officer()
+@_audited("entry")
+def one_entry(conn: Connection, index: str) -> tuple[Response, str | None]:
+    """One entry: its canonical bytes and leaf hash (privacy officers)."""
     if not index.isdigit() or len(index) > 19:
         raise FhirError.invalid("The entry index must be a non-negative integer", "index")
     try:
-        with _db().unit(write=False) as conn:
-            return jsonify(store.entry(conn, int(index)))
+        out = store.entry(conn, int(index))
     except store.LedgerError as err:
         raise _fhir_error(err) from None
+    return jsonify(out), str(out["ref"])

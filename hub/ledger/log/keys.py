@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -39,12 +39,21 @@ class LedgerConfig:
     origin: str
     key_file: Path
     checkpoint_every: int = 1000
+    #: also a checkpoint on the first append once the newest is this old (0 = never)
+    checkpoint_seconds: int = 3600
+    #: ``{"time": µs}`` of the newest checkpoint this process has seen (``store._time_due``)
+    newest_checkpoint: dict[str, int] = field(default_factory=dict, compare=False, hash=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LedgerConfig:
         key_file = settings.ledger_key_file or settings.data_dir / KEY_FILE_NAME
         check_key_name(settings.ledger_origin)
-        return cls(settings.ledger_origin, Path(key_file), max(0, settings.checkpoint_every))
+        return cls(
+            settings.ledger_origin,
+            Path(key_file),
+            max(0, settings.checkpoint_every),
+            max(0, settings.checkpoint_seconds),
+        )
 
     def private_key(self) -> Ed25519PrivateKey:
         return load_or_create_key(self.key_file)

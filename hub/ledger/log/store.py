@@ -6,7 +6,8 @@ fails the interaction fails. It locks ``ledger_state`` (``SELECT … FOR UPDATE`
 ``BEGIN IMMEDIATE`` already serialises writers), so concurrent processes and hosts append one
 at a time: indexes are consecutive and unique, and there is one tree (no forks). Each append
 writes the entry, the perfect-subtree nodes it completes (≤ log2(n) + 1 rows, 2 on average)
-and the new frontier; every ``checkpoint_every`` entries it also signs a checkpoint.
+and the new frontier; every ``checkpoint_every`` entries, and on the first append once the
+newest checkpoint is ``checkpoint_seconds`` old, it also signs a checkpoint.
 
 Proofs read only stored nodes: ``hub.ledger.merkle`` asks for O(log n) nodes, whose ids do not
 depend on their values, so they are collected in a dry run and fetched in one query.
@@ -18,7 +19,7 @@ import base64
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, func, insert, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
@@ -101,31 +102,83 @@ def current_frontier(conn: Connection) -> Frontier:
     return frontier_from(int(row.size), bytes(row.frontier)) if row else Frontier()
 
 
+_LOCK_SQL = {
+    "postgresql": "SELECT size, frontier FROM ledger_state WHERE id = 1 FOR UPDATE",
+    "sqlite": "SELECT size, frontier FROM ledger_state WHERE id = 1",  # BEGIN IMMEDIATE locks
+}
+_ENTRY_SQL = (
+    "INSERT INTO ledger_entry (idx, kind, ref, entry, leaf_hash, created) VALUES (?, ?, ?, ?, ?, ?)"
+)
+_STATE_SQL = "UPDATE ledger_state SET size = ?, root = ?, frontier = ? WHERE id = 1"
+_NEWEST_SQL = (
+    "SELECT COALESCE((SELECT created FROM ledger_checkpoint ORDER BY id DESC LIMIT 1), "
+    "(SELECT created FROM ledger_entry WHERE idx = 0))"
+)
+
+
+def _nodes_sql(count: int) -> str:
+    return "INSERT INTO ledger_node (level, idx, hash) VALUES " + ", ".join(["(?, ?, ?)"] * count)
+
+
+def _sql(conn: Connection, sql: str) -> str:
+    return sql if conn.dialect.paramstyle == "qmark" else sql.replace("?", "%s")
+
+
 def append(conn: Connection, kind: str, ref: str, content: bytes | None) -> int:
-    """Append one entry in the caller's transaction; return its index (module docstring)."""
+    """Append one entry in the caller's transaction; return its index (module docstring).
+
+    Raw DB-API statements on the transaction's own connection, no ORM or statement compiling:
+    on PostgreSQL two round trips (lock and read the state row; one statement writing the
+    entry, the nodes it completes and the new state), on SQLite four short statements. No
+    checkpoint look-up either, except when a time checkpoint may be due (:func:`_time_due`).
+    """
     config = config_of(conn)
-    frontier = lock_state(conn)
-    now = now_micros()
-    data = leaf_bytes(kind, ref, content, now)
-    h = leaf_hash(data)
-    new, nodes = merkle_append(frontier, h)
-    index = frontier.size
-    conn.execute(
-        insert(ledger_entry).values(
-            idx=index, kind=kind, ref=ref, entry=data, leaf_hash=h, created=now
-        )
-    )
-    conn.execute(
-        insert(ledger_node), [{"level": n.level, "idx": n.index, "hash": n.hash} for n in nodes]
-    )
-    conn.execute(
-        update(ledger_state)
-        .where(ledger_state.c.id == 1)
-        .values(size=new.size, root=new.root(), frontier=b"".join(x for _, x in new.nodes))
-    )
-    if config.checkpoint_every and new.size % config.checkpoint_every == 0:
-        _sign(conn, config, new, now)
+    if not conn.in_transaction():
+        conn.begin()
+    cur = conn.connection.cursor()
+    try:
+        cur.execute(_LOCK_SQL.get(conn.dialect.name, _LOCK_SQL["postgresql"]))
+        row = cur.fetchone()
+        frontier = frontier_from(int(row[0]), bytes(row[1])) if row else lock_state(conn)
+        now = now_micros()
+        data = leaf_bytes(kind, ref, content, now)
+        h = leaf_hash(data)
+        new, nodes = merkle_append(frontier, h)
+        index = frontier.size
+        state = (new.size, new.root(), b"".join(x for _, x in new.nodes))
+        entry_params = (index, kind, ref, data, h, now)
+        node_params = tuple(v for n in nodes for v in (n.level, n.index, n.hash))
+        if conn.dialect.name == "postgresql":
+            cur.execute(
+                _sql(conn, f"WITH e AS ({_ENTRY_SQL}), n AS ({_nodes_sql(len(nodes))}) "
+                           f"{_STATE_SQL}"),
+                entry_params + node_params + state,
+            )  # fmt: skip
+        else:
+            cur.execute(_sql(conn, _ENTRY_SQL), entry_params)
+            cur.execute(_sql(conn, _nodes_sql(len(nodes))), node_params)
+            cur.execute(_sql(conn, _STATE_SQL), state)
+        every, seconds = config.checkpoint_every, config.checkpoint_seconds
+        if (every and new.size % every == 0) or (seconds and _time_due(cur, config, now)):
+            _sign(conn, config, new, now)
+    finally:
+        cur.close()
     return index
+
+
+def _time_due(cur: Any, config: LedgerConfig, now: int) -> bool:
+    """Whether the newest checkpoint (or, before the first, the first entry) is at least
+    ``checkpoint_seconds`` old. The newest checkpoint time this process has seen is kept in
+    ``config``; checkpoints only get newer, so the database is asked only once it says "due"."""
+    period = config.checkpoint_seconds * 1_000_000
+    seen = config.newest_checkpoint.get("time")
+    if seen is not None and now - seen < period:
+        return False
+    cur.execute(_NEWEST_SQL)
+    row = cur.fetchone()
+    newest = int(row[0]) if row and row[0] is not None else now
+    config.newest_checkpoint["time"] = newest
+    return now - newest >= period
 
 
 def version_ref(stored: StoredResource) -> str:
@@ -162,6 +215,7 @@ def _sign(conn: Connection, config: LedgerConfig, frontier: Frontier, now: int) 
     conn.execute(
         insert(ledger_checkpoint).values(size=frontier.size, root=root, created=now, note=note)
     )
+    config.newest_checkpoint["time"] = now
     return CheckpointRow(frontier.size, root, now, note)
 
 
