@@ -28,6 +28,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         from hub.store.migrate import upgrade
 
         upgrade(db.engine)
+        from hub.workflows.conformance import install_conformance
+
+        install_conformance(db.engine)  # profiles/jp-hub served at their canonical urls
     app.extensions["hub.db"] = db
 
     from hub.resources import errors, http

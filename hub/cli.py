@@ -34,6 +34,9 @@ def init() -> None:
     try:
         engine = make_engine(settings.database_url)
         upgrade(engine)
+        from hub.workflows.conformance import install_conformance
+
+        loaded = install_conformance(engine)
     except (ArgumentError, NoSuchModuleError, OperationalError) as exc:
         reason = str(exc.orig if isinstance(exc, OperationalError) else exc).splitlines()[0]
         raise click.ClickException(
@@ -44,6 +47,11 @@ def init() -> None:
             {
                 "database": engine.url.render_as_string(hide_password=True),
                 "revision": current_revision(engine),
+                "profiles": {
+                    "created": len(loaded.created),
+                    "updated": len(loaded.updated),
+                    "unchanged": len(loaded.unchanged),
+                },
             }
         )
     )
@@ -91,8 +99,13 @@ def serve(host: str, port: int, workers: int, threads: int, dev: bool) -> None:
     from hub.store.migrate import upgrade
 
     settings = Settings.from_env()
-    upgrade(make_engine(settings.database_url))
-    os.environ["HUB_AUTO_MIGRATE"] = "0"  # migrated once here, not in every worker
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    from hub.workflows.conformance import install_conformance
+
+    install_conformance(engine)
+    engine.dispose()
+    os.environ["HUB_AUTO_MIGRATE"] = "0"  # migrated (and profiles loaded) once, not per worker
     click.echo(
         f"hub: FHIR endpoint http://{host}:{port}/fhir  "
         f"(database {settings.database_url.split('@')[-1]})",

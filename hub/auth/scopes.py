@@ -436,6 +436,11 @@ OPERATIONS: dict[str, tuple[tuple[Letter, str], ...]] = {
     # the review queue (system level) concerns any patient's data: r on every type, and the
     # privacy-officer flag, which the operation checks
     "break-glass-review": ((Letter.READ, "*"),),
+    # registration intake writes the person's resources as one transaction (each entry is
+    # checked again for its own type); the operation itself creates or updates a Patient
+    "register": ((Letter.CREATE, ""), (Letter.UPDATE, "")),
+    # an office's due monitoring Tasks: a search of Task
+    "monitoring-due": ((Letter.SEARCH, ""),),
 }
 
 

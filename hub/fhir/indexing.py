@@ -20,6 +20,8 @@ the hub indexes (string, token, date, reference), one row per matchable value:
   ("", "", url) with Type and id filled when the URL ends in ``/Type/id`` (a ``|version``
   suffix gives a second row without it). Skipped: ``#contained``, ``urn:`` references,
   references with only ``identifier`` or ``display`` (nothing to join on), whole resources.
+* uri — http://hl7.org/fhir/R4/search.html#uri: the value as written, in the string index
+  (``exact``; the search compares it exactly, or by prefix for ``:below``).
 * compartments — http://hl7.org/fhir/R4/compartmentdefinition-patient.html: the Patient ids
   whose compartment holds the resource (a Patient is always in its own). Only relative
   references count: an absolute URL names a resource on some server, not necessarily this one.
@@ -348,8 +350,10 @@ def compartment_params() -> dict[str, tuple[str, ...]]:
 
 # --- index_resource ------------------------------------------------------------------------------
 _STRING, _TOKEN, _DATE, _REFERENCE = range(4)
+#: uri parameters are indexed like strings (``idx_string``; search compares ``exact``)
 _KINDS = {SearchParamType.STRING: _STRING, SearchParamType.TOKEN: _TOKEN} | {
-    SearchParamType.DATE: _DATE, SearchParamType.REFERENCE: _REFERENCE
+    SearchParamType.DATE: _DATE, SearchParamType.REFERENCE: _REFERENCE,
+    SearchParamType.URI: _STRING,
 }  # fmt: skip
 _Plan = tuple[SearchParam, str, int, Callable[[dict[str, Any]], list[Any]]]
 _RefKey = tuple[str, str, str, str]

@@ -56,9 +56,17 @@ SUPPORTED_TYPES: tuple[str, ...] = (
     "StructureDefinition",
 )
 
-#: Parameters the hub indexes and searches (FHIR types string, token, date, reference).
+#: Parameters the hub indexes and searches (FHIR types string, token, date, reference, uri).
+#: uri values are kept in ``idx_string`` (``exact`` = the uri as written; matched exactly, or
+#: by prefix with ``:below`` — http://hl7.org/fhir/R4/search.html#uri).
 INDEXED_TYPES = frozenset(
-    {SearchParamType.STRING, SearchParamType.TOKEN, SearchParamType.DATE, SearchParamType.REFERENCE}
+    {
+        SearchParamType.STRING,
+        SearchParamType.TOKEN,
+        SearchParamType.DATE,
+        SearchParamType.REFERENCE,
+        SearchParamType.URI,
+    }
 )
 
 PROFILES_DIR = Path(__file__).resolve().parents[2] / "profiles"

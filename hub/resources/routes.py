@@ -77,6 +77,20 @@ def _op(name: str) -> Handler:
 T = "/<rtype:resource_type>"
 ID = T + "/<fid:res_id>"
 
+
+def _wf(module: str, name: str) -> Handler:
+    """A handler of ``hub.workflows.<module>`` (imported on first use)."""
+
+    def handler(req: FhirRequest, repo: Repository) -> FhirResponse:
+        from importlib import import_module
+
+        fn: Handler = getattr(import_module(f"hub.workflows.{module}"), name)
+        return fn(req, repo)
+
+    handler.__name__ = name
+    return handler
+
+
 ROUTES: tuple[Route, ...] = (
     Route(
         "capabilities",
@@ -228,6 +242,25 @@ ROUTES: tuple[Route, ...] = (
         True,
         "Privacy officers: close a break-glass review (id, justified, comment)",
     ),
+    Route(
+        "register",
+        T + "/$register",
+        "POST",
+        _wf("register", "register"),
+        Interaction.OPERATION,
+        True,
+        "Patient $register: a completed 緊急時利用登録届 or 変更届 → the person's resources, "
+        "consent and register entry, in one transaction (idempotent)",
+    ),
+    Route(
+        "monitoring-due",
+        T + "/$monitoring-due",
+        "GET",
+        _wf("careplans", "monitoring_due"),
+        Interaction.OPERATION,
+        False,
+        "Task $monitoring-due: an office's monitoring Tasks due by a date (owner, date)",
+    ),
 )
 
 BY_ENDPOINT = {r.endpoint: r for r in ROUTES}
@@ -295,6 +328,10 @@ def dispatch(route: Route, req: FhirRequest, repo: Repository) -> FhirResponse:
             )
         req.context.authorize(route, req)
         resp = route.handler(req, repo)
+        if route.write and req.resource_type == "CarePlan":  # the care-plan rules (issue 6)
+            from hub.workflows.careplans import after_write
+
+            after_write(req, repo, resp)
     except FhirError as err:
         record.disclosures = recorder.disclosures(req.gate.verdicts)
         recorder.refused(record, err.status, err.issues[0].diagnostics if err.issues else "")

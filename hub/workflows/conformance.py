@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Engine
+
 from hub.fhir.canonical import canonical, loads
 from hub.fhir.searchparams import PROFILES_DIR
 from hub.fhir.validate import validate_resource
@@ -96,7 +98,7 @@ def resolve_canonical(repo: Repository, url: str) -> StoredResource | None:
     ``|version``) is one of the hub's own (http://hl7.org/fhir/R4/references.html#canonical).
 
     The hub's canonical urls are ``{CANONICAL_BASE}/<Type>/<id>``, so they resolve by id
-    without a search on ``url`` (uri search parameters are not indexed yet).
+    (``GET [base]/<Type>?url=…`` finds them by search as well).
     """
     bare = url.split("|", 1)[0]
     prefix = CANONICAL_BASE + "/"
@@ -123,3 +125,10 @@ def load_conformance(repo: Repository, *, include_examples: bool = False) -> Loa
     for resource in resources:
         upsert(repo, resource, report)
     return report
+
+
+def install_conformance(engine: Engine) -> LoadReport:
+    """Load the profiles in a transaction of their own: ``hub init``, ``hub serve`` and app
+    start with ``auto_migrate`` call this after migrating. Idempotent (unchanged → no version)."""
+    with engine.begin() as conn:
+        return load_conformance(Repository(conn))

@@ -235,6 +235,8 @@ EXPECTED: dict[str, set[str] | None] = {
     "break-glass": {"r"},
     "break-glass-queue": {"r"},  # on "*" (and the privacy-officer flag)
     "break-glass-review": {"r"},  # on "*" (and the privacy-officer flag)
+    "register": {"c", "u"},  # on Patient; each written entry is checked for its own type
+    "monitoring-due": {"s"},  # a search of the type it runs on (Task)
 }
 
 #: routes whose scope is on every type: a Patient-only scope does not grant them

@@ -39,6 +39,7 @@ class Modifier(StrEnum):
     CONTAINS = "contains"
     NOT = "not"
     TEXT = "text"
+    BELOW = "below"
 
 
 class Prefix(StrEnum):

@@ -54,6 +54,7 @@ MODIFIERS: dict[SearchParamType, frozenset[Modifier]] = {
     SearchParamType.TOKEN: frozenset({Modifier.MISSING, Modifier.NOT, Modifier.TEXT}),
     SearchParamType.DATE: frozenset({Modifier.MISSING}),
     SearchParamType.REFERENCE: frozenset({Modifier.MISSING}),
+    SearchParamType.URI: frozenset({Modifier.MISSING, Modifier.BELOW}),
 }
 #: parameter types ``_sort`` accepts
 SORTABLE = frozenset({SearchParamType.STRING, SearchParamType.DATE, SearchParamType.TOKEN})
@@ -259,7 +260,7 @@ class _Parser:
             if piece not in ("true", "false"):
                 raise FhirError.invalid(f"':missing' takes true or false, not '{piece}'", name)
             return MissingValue(piece == "true")
-        if param.type is SearchParamType.STRING or mod is Modifier.TEXT:
+        if param.type in (SearchParamType.STRING, SearchParamType.URI) or mod is Modifier.TEXT:
             text = unescape(piece)
             return StringValue(text, normalize_string(text))
         if param.type is SearchParamType.TOKEN:

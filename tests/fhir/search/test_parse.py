@@ -391,7 +391,7 @@ ERRORS: list[tuple[str, list[tuple[str, str]], IssueType, str]] = [
     ("Patient", [("gender:in", "http://vs")], IssueType.NOT_SUPPORTED, "gender:in"),
     ("Patient", [("birthdate:exact", "2000")], IssueType.NOT_SUPPORTED, "birthdate:exact"),
     ("Patient", [("_id:text", "x")], IssueType.NOT_SUPPORTED, "_id:text"),
-    ("Patient", [("_profile", "http://p")], IssueType.NOT_SUPPORTED, "_profile"),
+    ("Patient", [("_profile:above", "http://p")], IssueType.NOT_SUPPORTED, "_profile:above"),
     ("Patient", [("_text", "x")], IssueType.NOT_SUPPORTED, "_text"),
     (
         "Patient",

@@ -1,0 +1,513 @@
+"""Registration intake and the register (台帳): ``Patient/$register`` and ``$share-registration``.
+
+``POST [base]/Patient/$register`` takes a completed 緊急時利用登録届 or 変更届
+(QuestionnaireResponse), bare or in ``Parameters``::
+
+    response             resource  the completed form (required)
+    consultation-office  valueReference  the assigned 相談支援事業所 (default: the caller's
+                                         organization, or the one already registered)
+    core-center          valueReference  the 基幹相談支援センター that keeps the register
+    city                 valueReference  the municipality
+    provider             valueReference  (0..*) providers expected to act in an emergency
+
+Why not SDC ``QuestionnaireResponse/$extract``: $extract *returns* the extracted resources
+and stores nothing (SDC, "Form Data Extraction"); this operation stores the form, the
+resources, the consent and the register entry in one transaction and is idempotent — a
+different contract, so it has its own name, on Patient because a Patient is what it yields.
+
+Everything is written as one FHIR transaction (http://hl7.org/fhir/R4/http.html#transaction)
+through the hub's own transaction processing, so every entry passes the same scope checks,
+consent gate and audit as a direct request, and the caller's organization is the author of
+what it creates. Ids are deterministic (``hub.workflows.extract``) and PUT answers an
+unchanged resource without a new version, so the same form twice changes nothing; a change
+notice is laid over the earlier forms (``FormAnswers.overlay``) and only the resources whose
+content changes get a new version. Resources a later form no longer yields (a medication
+stopped, a household member gone) are deleted.
+
+The register entry is an ``EpisodeOfCare`` per person (the person's registration with the
+base): ``type`` holds the form code, the eligibility case(s), the expected emergencies and the
+wanted services (each a CodeableConcept, so ``EpisodeOfCare?type=…`` filters by any of them),
+``managingOrganization`` the consultation office, ``period.start`` the filing date, and
+extensions the expected providers, the core center, the city and the registration form. It is
+in the Patient compartment, so reading it goes through the consent gate like everything else.
+
+The consent the form grants (``Consent``, profile hub-consent): scope patient-privacy; deny by
+default with permits for the city (CAREMGT), the core center and the consultation office
+(CAREMGT, TREAT, ETREAT) and the expected providers (TREAT, ETREAT) — the form's purpose is
+"to prepare for and handle emergencies" (緊急時に備えることを目的に); ``sourceReference`` → the
+registration form.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+
+from hub.fhir.canonical import canonical, loads
+from hub.fhir.codes import IssueType
+from hub.fhir.errors import FhirError, Issue
+from hub.resources.request import FhirRequest, FhirResponse
+from hub.store import schema as s
+from hub.store.records import StoredResource
+from hub.store.repository import Repository, new_id
+from hub.workflows import extract as x
+from hub.workflows.conformance import CANONICAL_BASE
+from hub.workflows.forms import FormAnswers, check_response, form_error, questionnaire
+
+EXT = f"{CANONICAL_BASE}/StructureDefinition"
+EXT_PROVIDER = f"{EXT}/register-expected-provider"
+EXT_CORE = f"{EXT}/register-core-center"
+EXT_CITY = f"{EXT}/register-city"
+EXT_FORM = f"{EXT}/register-form"
+FORM_SYSTEM = f"{CANONICAL_BASE}/CodeSystem/form"
+ACT_REASON = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
+CONSENT_SCOPE = "http://terminology.hl7.org/CodeSystem/consentscope"
+HUB_CONSENT = f"{EXT}/hub-consent"
+FORMS = (x.REGISTRATION_FORM, x.CHANGE_FORM)
+
+
+@dataclass
+class Submission:
+    response: dict[str, Any]
+    office: str | None = None
+    core: str | None = None
+    city: str | None = None
+    providers: list[str] = field(default_factory=list)
+
+
+def _ref(p: dict[str, Any], name: str) -> str:
+    ref = (p.get("valueReference") or {}).get("reference")
+    if not isinstance(ref, str) or "/" not in ref:
+        raise FhirError.invalid(
+            f"Parameter {name!r} takes valueReference with a reference (Organization/id)",
+            f"Parameters.parameter.where(name='{name}')",
+        )
+    return ref
+
+
+def parse_submission(body: Any) -> Submission:
+    """The form and the actors from the request body (400 when it is neither shape)."""
+    if isinstance(body, dict) and body.get("resourceType") == "QuestionnaireResponse":
+        return Submission(body)
+    if not isinstance(body, dict) or body.get("resourceType") != "Parameters":
+        raise FhirError.invalid(
+            "$register takes a QuestionnaireResponse or Parameters with 'response'", "Parameters"
+        )
+    sub = Submission({})
+    for p in body.get("parameter") or []:
+        name = p.get("name") if isinstance(p, dict) else None
+        if name == "response":
+            sub.response = p.get("resource") or {}
+        elif name == "consultation-office":
+            sub.office = _ref(p, name)
+        elif name == "core-center":
+            sub.core = _ref(p, name)
+        elif name == "city":
+            sub.city = _ref(p, name)
+        elif name == "provider":
+            sub.providers.append(_ref(p, name))
+    if sub.response.get("resourceType") != "QuestionnaireResponse":
+        raise FhirError.invalid(
+            "Parameter 'response' (a QuestionnaireResponse) is required",
+            "Parameters.parameter.where(name='response')",
+        )
+    return sub
+
+
+def _form_key(qr: dict[str, Any]) -> str:
+    core = {k: v for k, v in qr.items() if k not in ("id", "meta", "subject", "text")}
+    return hashlib.sha256(canonical(core)).hexdigest()[:48]
+
+
+def _content(stored: StoredResource | None) -> dict[str, Any] | None:
+    if stored is None or stored.deleted or stored.content is None:
+        return None
+    return dict(loads(stored.content))
+
+
+def _visible(req: FhirRequest, stored: StoredResource) -> bool:
+    return req.gate is None or bool(req.gate.check([stored])[0].permit)
+
+
+def _person(
+    req: FhirRequest,
+    repo: Repository,
+    sub: Submission,
+    answers: FormAnswers,
+    kind: str,
+    form_id: str,
+) -> str:
+    """Whose form this is: the same form stored before, ``subject``, or kana + birth date."""
+    from hub.resources.search import find_matches
+
+    before = _content(repo.read("QuestionnaireResponse", form_id))
+    ref = ((before or {}).get("subject") or sub.response.get("subject") or {}).get("reference")
+    if isinstance(ref, str) and ref.startswith("Patient/"):
+        pid = ref.split("/", 1)[1]
+        stored = repo.read("Patient", pid)
+        if stored is not None and not stored.deleted:
+            if not _visible(req, stored):
+                raise FhirError.not_found(f"Patient/{pid} is not known")
+            return pid
+        if kind == "registration":
+            return pid
+        raise form_error(422, [([], f"QuestionnaireResponse.subject: Patient/{pid} is not known")])
+    kana, birth = answers.string("person.name.kana"), answers.date("person.birthDate")
+    if kana and birth:
+        found = find_matches(
+            req,
+            repo,
+            "Patient",
+            [("phonetic", kana), ("birthdate", birth), ("identifier", f"{x.REGISTRATION_NUMBER}|")],
+            limit=2,
+        )
+        if len(found) > 1:
+            raise form_error(422, [(["person"], "more than one registered person matches")])
+        if found:
+            return found[0].res_id
+    if kind == "registration":
+        return new_id()
+    raise form_error(
+        422, [(["person"], "no registered person matches this change notice (give subject)")]
+    )
+
+
+def _forms_of(req: FhirRequest, repo: Repository, pid: str) -> list[StoredResource]:
+    r = s.idx_reference.c
+    rids = select(r.rid).where(
+        r.res_type == "QuestionnaireResponse",
+        r.code == "subject",
+        r.target_type == "Patient",
+        r.target_id == pid,
+    )
+    rows = repo.conn.execute(
+        select(s.resource.c.rid).where(s.resource.c.rid.in_(rids), s.resource.c.deleted.is_(False))
+    )
+    items = repo.read_rids([row[0] for row in rows])
+    return [i for i in items if _visible(req, i)]
+
+
+def _merged(
+    req: FhirRequest, repo: Repository, pid: str, form_id: str, current: dict[str, Any]
+) -> tuple[FormAnswers, dict[str, Any]]:
+    """The person's answers now (last registration + later change notices) and that
+    registration form."""
+    forms: list[tuple[str, int, dict[str, Any]]] = []
+    for item in _forms_of(req, repo, pid):
+        body = dict(loads(item.content or b"{}"))
+        if item.res_id != form_id and str(body.get("questionnaire", "")).split("|")[0] in FORMS:
+            forms.append((str(body.get("authored", "")), item.last_updated, body))
+    forms.append((str(current.get("authored", "")), 2**62, current))
+    forms.sort(key=lambda f: (f[0], f[1]))
+    starts = [i for i, f in enumerate(forms) if _kind(f[2]) == "registration"]
+    if not starts:
+        raise form_error(422, [([], "a change notice needs the person's registration first")])
+    base = forms[starts[-1]][2]
+    answers = _answers(base)
+    for _, _, notice in forms[starts[-1] + 1 :]:
+        answers = answers.overlay(_answers(notice))
+    return answers, base
+
+
+def _kind(qr: dict[str, Any]) -> str:
+    url = str(qr.get("questionnaire", "")).split("|", 1)[0]
+    return "registration" if url == x.REGISTRATION_FORM else "change"
+
+
+def _answers(qr: dict[str, Any]) -> FormAnswers:
+    q = questionnaire(str(qr.get("questionnaire", ""))) or {}
+    return FormAnswers.of(qr.get("item", []), q.get("item", []))
+
+
+def _texts(q: dict[str, Any]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    stack = list(q.get("item", []))
+    while stack:
+        it = stack.pop()
+        out[it["linkId"]] = it.get("text", "")
+        stack.extend(it.get("item", []))
+    return out
+
+
+def _ext_refs(body: dict[str, Any] | None, url: str) -> list[str]:
+    return [
+        e["valueReference"]["reference"]
+        for e in (body or {}).get("extension", [])
+        if e.get("url") == url and isinstance(e.get("valueReference"), dict)
+    ]
+
+
+@dataclass
+class Actors:
+    office: str | None
+    core: str | None
+    city: str | None
+    providers: list[str]
+
+
+def actors(req: FhirRequest, sub: Submission, episode: dict[str, Any] | None) -> Actors:
+    """The form's actors: as given, else as registered, else the caller's organization."""
+    old_office = ((episode or {}).get("managingOrganization") or {}).get("reference")
+    org = getattr(req.context, "organization", None)
+    providers = sub.providers or _ext_refs(episode, EXT_PROVIDER)
+    return Actors(
+        sub.office or old_office or (org if isinstance(org, str) else None),
+        sub.core or next(iter(_ext_refs(episode, EXT_CORE)), None),
+        sub.city or next(iter(_ext_refs(episode, EXT_CITY)), None),
+        list(dict.fromkeys(providers)),
+    )
+
+
+def _permit(refs: list[str], purposes: tuple[str, ...]) -> dict[str, Any]:
+    role = {"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "code": "IRCP"}
+    return {
+        "type": "permit",
+        "actor": [{"role": {"coding": [role]}, "reference": {"reference": r}} for r in refs],
+        "purpose": [{"system": ACT_REASON, "code": p} for p in purposes],
+    }
+
+
+def consent(
+    pid: str, who: Actors, registration: dict[str, Any], form_id: str, answers: FormAnswers
+) -> dict[str, Any]:
+    """The consent the registration form grants (see the module docstring)."""
+    provisions = []
+    if who.city:
+        provisions.append(_permit([who.city], ("CAREMGT",)))
+    coordinators = [r for r in (who.core, who.office) if r]
+    if coordinators:
+        provisions.append(
+            _permit(list(dict.fromkeys(coordinators)), ("CAREMGT", "TREAT", "ETREAT"))
+        )
+    if who.providers:
+        provisions.append(_permit(who.providers, ("TREAT", "ETREAT")))
+    filed = answers.date("filed-date") or str(registration.get("authored", ""))[:10]
+    method = (answers.coding("filer.signature-method") or {}).get("code")
+    performer = (
+        {"reference": f"Patient/{pid}"}
+        if method in (None, "self")
+        else {"display": answers.string("filer.name.kanji") or ""}
+    )
+    return {
+        "resourceType": "Consent",
+        "id": f"{x.id_prefix(pid)}-registration-consent",
+        "meta": {"profile": [HUB_CONSENT]},
+        "status": "active",
+        "scope": {"coding": [{"system": CONSENT_SCOPE, "code": "patient-privacy"}]},
+        "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
+        "patient": {"reference": f"Patient/{pid}"},
+        "dateTime": filed,
+        "performer": [performer],
+        "organization": [{"reference": who.core or who.office or ""}],
+        "sourceReference": {"reference": f"QuestionnaireResponse/{form_id}"},
+        "policyRule": {
+            "coding": [
+                {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "OPTIN"}
+            ]
+        },
+        "provision": {"type": "deny", "provision": provisions},
+    }
+
+
+def episode(
+    pid: str, who: Actors, answers: FormAnswers, number: str, form_id: str, filed: str
+) -> dict[str, Any]:
+    """The register entry (see the module docstring)."""
+    types = [
+        {
+            "coding": [
+                {
+                    "system": FORM_SYSTEM,
+                    "code": "emergency-registration",
+                    "display": "緊急時利用登録届",
+                }
+            ]
+        },
+    ]
+    for link in (
+        "registration.eligibility",
+        "emergency.expected.kind",
+        "emergency.wanted-services.kind",
+    ):
+        types += [{"coding": [c]} for c in answers.codings(link)]
+    ext = [{"url": EXT_PROVIDER, "valueReference": {"reference": p}} for p in who.providers]
+    if who.core:
+        ext.append({"url": EXT_CORE, "valueReference": {"reference": who.core}})
+    if who.city:
+        ext.append({"url": EXT_CITY, "valueReference": {"reference": who.city}})
+    ext.append(
+        {"url": EXT_FORM, "valueReference": {"reference": f"QuestionnaireResponse/{form_id}"}}
+    )
+    body: dict[str, Any] = {
+        "resourceType": "EpisodeOfCare",
+        "id": f"{x.id_prefix(pid)}-registration",
+        "extension": ext,
+        "identifier": [{"system": x.REGISTRATION_NUMBER, "value": number}],
+        "status": "active",
+        "type": types,
+        "patient": {"reference": f"Patient/{pid}"},
+        "period": {"start": filed},
+    }
+    if who.office:
+        body["managingOrganization"] = {"reference": who.office}
+    return body
+
+
+def _stale(repo: Repository, pid: str, keep: set[str]) -> list[tuple[str, str]]:
+    prefix = x.id_prefix(pid) + "-"
+    rows = repo.conn.execute(
+        select(s.resource.c.res_type, s.resource.c.res_id).where(
+            s.resource.c.res_type.in_(x.DERIVED_TYPES),
+            s.resource.c.res_id.like(prefix + "%"),
+            s.resource.c.deleted.is_(False),
+        )
+    )
+    return [(t, i) for t, i in rows if i.startswith(prefix) and i not in keep]
+
+
+def _run_transaction(
+    req: FhirRequest, repo: Repository, entries: list[dict[str, Any]], sources: list[list[str]]
+) -> dict[str, Any]:
+    from hub.resources.transaction import process_bundle
+
+    sub = FhirRequest(
+        method="POST",
+        base=req.base,
+        body={"resourceType": "Bundle", "type": "transaction", "entry": entries},
+        context=req.context,
+        headers={"prefer": "return=minimal"},
+        consent_gate=req.consent_gate,
+        audit=req.audit,
+    )
+    try:
+        resp = process_bundle(sub, repo)
+    except FhirError as err:
+        issues = []
+        for issue in err.issues:
+            where = next((e for e in issue.expression if e.startswith("Bundle.entry[")), "")
+            index = int(where[13:].split("]")[0]) if where else -1
+            path = sources[index] if 0 <= index < len(sources) else []
+            expr = (f"QuestionnaireResponse.item.where(linkId='{path[-1]}')",) if path else ()
+            issues.append(
+                Issue(issue.code, issue.diagnostics, issue.severity, expr + issue.expression)
+            )
+        raise FhirError(err.status if err.status >= 400 else 422, issues) from None
+    assert resp.resource is not None
+    return resp.resource
+
+
+def register(req: FhirRequest, repo: Repository) -> FhirResponse:
+    """``POST [base]/Patient/$register`` (see the module docstring)."""
+    if req.resource_type != "Patient":
+        raise FhirError.not_supported("$register is defined on Patient only", status=404)
+    sub = parse_submission(req.body)
+    qr = sub.response
+    url = str(qr.get("questionnaire", ""))
+    q = questionnaire(url)
+    if q is None or url.split("|", 1)[0] not in FORMS:
+        raise FhirError.invalid(
+            f"questionnaire must be {x.REGISTRATION_FORM} or {x.CHANGE_FORM}",
+            "QuestionnaireResponse.questionnaire",
+        )
+    if qr.get("status") != "completed":
+        raise FhirError.of(
+            422,
+            IssueType.PROCESSING,
+            "Only a completed form can be registered",
+            "QuestionnaireResponse.status",
+        )
+    check_response(qr, q)
+    kind = _kind(qr)
+    form_id = f"form-{_form_key(qr)}"
+    pid = _person(req, repo, sub, _answers(qr), kind, form_id)
+    stored_form = {**qr, "id": form_id, "subject": {"reference": f"Patient/{pid}"}}
+    stored_form.pop("meta", None)
+    answers, registration = _merged(req, repo, pid, form_id, stored_form)
+    reg_id = str(registration["id"])
+    _short_stay_rule(answers)
+    prefix = x.id_prefix(pid)
+    old_patient = _content(repo.read("Patient", pid))
+    old_episode = _content(repo.read("EpisodeOfCare", f"{prefix}-registration"))
+    number = (
+        next(
+            (
+                i["value"]
+                for i in (old_patient or {}).get("identifier", [])
+                if i.get("system") == x.REGISTRATION_NUMBER
+            ),
+            None,
+        )
+        or f"R{str(registration.get('authored', ''))[:4] or '0000'}-{prefix[:8].upper()}"
+    )
+    who = actors(req, sub, old_episode)
+    filed = _answers(registration).date("filed-date") or ""
+    texts = _texts(questionnaire(x.REGISTRATION_FORM) or {})
+    resources: list[tuple[dict[str, Any], list[str]]] = [
+        (stored_form, []),
+        (x.patient(answers, pid, old_patient, number), ["person"]),
+        *((r, [_contact_item(r["id"])]) for r in x.contacts(answers, pid).values()),
+        *((r, ["status"]) for r in x.clinical(answers, pid).values()),
+        *((r, ["certificates"]) for r in x.observations(answers, pid, texts).values()),
+        (consent(pid, who, registration, reg_id, _answers(registration)), ["consent.statement"]),
+        (episode(pid, who, answers, number, reg_id, filed), ["registration"]),
+    ]
+    entries: list[dict[str, Any]] = []
+    sources: list[list[str]] = []
+    keep = {r["id"] for r, _ in resources}
+    for rtype, rid in _stale(repo, pid, keep):
+        entries.append({"request": {"method": "DELETE", "url": f"{rtype}/{rid}"}})
+        sources.append([])
+    for body, src in resources:
+        entries.append(
+            {
+                "resource": body,
+                "request": {"method": "PUT", "url": f"{body['resourceType']}/{body['id']}"},
+            }
+        )
+        sources.append(src)
+    result = _run_transaction(req, repo, entries, sources)
+    out = {
+        "resourceType": "Parameters",
+        "parameter": [
+            {"name": "patient", "valueReference": {"reference": f"Patient/{pid}"}},
+            {
+                "name": "register-entry",
+                "valueReference": {"reference": f"EpisodeOfCare/{prefix}-registration"},
+            },
+            {
+                "name": "consent",
+                "valueReference": {"reference": f"Consent/{prefix}-registration-consent"},
+            },
+            {
+                "name": "response",
+                "valueReference": {"reference": f"QuestionnaireResponse/{form_id}"},
+            },
+            {"name": "outcome", "resource": result},
+        ],
+    }
+    return FhirResponse(200, resource=out)
+
+
+def _contact_item(rid: str) -> str:
+    part, n = rid.rsplit("-", 2)[-2:]
+    return f"contact.{n}" if part == "contact" else "household"
+
+
+def _short_stay_rule(answers: FormAnswers) -> None:
+    """Short stay (短期入所, 24) is for eligibility case (1) only (seed 003, DOMAIN.md)."""
+    if "24" in answers.codes("emergency.wanted-services.kind") and "carer-unable" not in (
+        answers.codes("registration.eligibility")
+    ):
+        raise form_error(
+            422,
+            [
+                (
+                    ["emergency.wanted-services", "emergency.wanted-services.kind"],
+                    "短期入所 is only for registrations where the carer cannot give care "
+                    "(registration.eligibility carer-unable)",
+                )
+            ],
+        )
