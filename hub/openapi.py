@@ -10,7 +10,9 @@ document follows the code). This module adds what smorest cannot see:
   ``PATCH``), the success status of each interaction, and ``OperationOutcome`` for errors
   (http://hl7.org/fhir/R4/http.html);
 * the authorization server's own endpoints (RFC 6749 token, RFC 7591 registration, RFC 7662
-  introspection, RFC 7009 revocation, SMART discovery), which live on a plain Flask blueprint.
+  introspection, RFC 7009 revocation, SMART discovery), which live on a plain Flask blueprint;
+* the ledger's endpoints (``/ledger``: verifier key, checkpoints, RFC 9162 proofs, entries),
+  also a plain blueprint; all but the key and the latest checkpoint need the scheme.
 
 ``hub openapi`` prints the document; ``openapi/openapi.json`` in the repository is that output,
 and a test fails when the two drift apart.
@@ -182,6 +184,171 @@ def _auth_paths() -> dict[str, dict[str, Any]]:
     return paths
 
 
+def _obj(description: str, props: dict[str, Any]) -> dict[str, Any]:
+    schema = {"type": "object", "properties": props}
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _query(name: str, description: str, *, required: bool = False) -> dict[str, Any]:
+    schema = {"type": "integer", "minimum": 0}
+    return {"name": name, "in": "query", "required": required, "description": description,
+            "schema": schema}  # fmt: skip
+
+
+def _ledger_paths() -> dict[str, dict[str, Any]]:
+    """The ledger's endpoints (hub/ledger/log/http.py; issue 5; RFC 9162 §2.1, C2SP notes).
+
+    The public key and the latest checkpoint are public (anyone may witness them); the rest
+    is for privacy officers (a token of a client with the privacy-officer flag) and audited.
+    """
+    b64 = {"type": "string", "format": "byte"}
+    hashes = {"type": "array", "items": b64, "description": "base64 hashes, leaf → root"}
+    note = {"type": "string", "nullable": True, "description": "C2SP signed note"}
+    entry = {
+        "index": {"type": "integer"},
+        "kind": {"type": "string", "enum": ["access", "consent"]},
+        "ref": {"type": "string", "description": "AuditEvent/<id>/_history/1 or Consent/…"},
+        "entry": {"type": "string", "description": "the leaf: canonical JSON"},
+        "leaf_hash": {**b64, "description": "SHA-256(0x00 ‖ entry)"},
+        "created": {"type": "integer", "description": "µs since the Unix epoch"},
+    }
+    checkpoint = {"size": {"type": "integer"}, "root": b64, "time": {"type": "integer"},
+                  "note": note}  # fmt: skip
+    text = {"text/plain": {"schema": {"type": "string"}}}
+
+    def officer(summary: str, ok: dict[str, Any], **extra: Any) -> dict[str, Any]:
+        errors = {
+            "400": "Invalid parameter (issue.expression names it)",
+            "401": "No or invalid token",
+            "403": "Not a privacy officer",
+            "404": "No such entry, or no checkpoint yet",
+        }
+        responses = {s: {"description": d, "content": _resource("OperationOutcome")}
+                     for s, d in errors.items()}  # fmt: skip
+        return {"tags": ["Ledger"], "summary": summary, "security": [{SCHEME: []}],
+                "responses": {**ok, **responses}, **extra}  # fmt: skip
+
+    return {
+        "/ledger/public-key": {
+            "get": {
+                "tags": ["Ledger"],
+                "summary": "The Ed25519 verifier key (c2sp.org/signed-note), public",
+                "parameters": [
+                    {
+                        "name": "format",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string", "enum": ["pem"]},
+                        "description": "pem: SubjectPublicKeyInfo PEM instead",
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "<origin>+<key id>+<base64 key>",
+                        "content": {
+                            **text,
+                            "application/x-pem-file": {"schema": {"type": "string"}},
+                        },
+                    }
+                },
+            }
+        },
+        "/ledger/checkpoint": {
+            "get": {
+                "tags": ["Ledger"],
+                "summary": "The latest signed checkpoint (c2sp.org/tlog-checkpoint), public",
+                "responses": {
+                    "200": {"description": "Signed note", "content": text},
+                    "404": {
+                        "description": "No checkpoint yet",
+                        "content": _resource("OperationOutcome"),
+                    },
+                },
+            },
+            "post": officer(
+                "Sign the current tree head now",
+                {"201": _obj("The new checkpoint", checkpoint)},
+            ),
+        },
+        "/ledger/checkpoints": {
+            "get": officer(
+                "Every checkpoint, oldest first",
+                {
+                    "200": _obj(
+                        "Checkpoints",
+                        {
+                            "checkpoints": {
+                                "type": "array",
+                                "items": {"type": "object", "properties": checkpoint},
+                            }
+                        },
+                    )
+                },
+            )
+        },
+        "/ledger/proof/inclusion": {
+            "get": officer(
+                "Inclusion proof of one entry (RFC 9162 §2.1.3)",
+                {
+                    "200": _obj(
+                        "The proof, the entry and the tree head it proves against",
+                        {
+                            "index": {"type": "integer"},
+                            "size": {"type": "integer"},
+                            "entry": {"type": "object", "properties": entry},
+                            "leaf_hash": b64,
+                            "proof": hashes,
+                            "root": b64,
+                            "checkpoint": note,
+                        },
+                    )
+                },
+                parameters=[
+                    _query("index", "The entry's index", required=True),
+                    _query("size", "Tree size (default: the latest checkpoint's)"),
+                ],
+            )
+        },
+        "/ledger/proof/consistency": {
+            "get": officer(
+                "Consistency proof between two tree sizes (RFC 9162 §2.1.4)",
+                {
+                    "200": _obj(
+                        "The proof and both tree heads",
+                        {
+                            "from": {"type": "integer"},
+                            "to": {"type": "integer"},
+                            "proof": hashes,
+                            "root_from": b64,
+                            "root_to": b64,
+                            "checkpoint_from": note,
+                            "checkpoint_to": note,
+                        },
+                    )
+                },
+                parameters=[
+                    _query("from", "The older tree size", required=True),
+                    _query("to", "The newer tree size (default: the latest checkpoint's)"),
+                ],
+            )
+        },
+        "/ledger/entries/{index}": {
+            "get": officer(
+                "One entry: its canonical bytes and leaf hash",
+                {"200": _obj("The entry", entry)},
+                parameters=[
+                    {
+                        "name": "index",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "integer", "minimum": 0},
+                    }
+                ],
+            )
+        },
+    }
+
+
 def _complete_fhir_paths(doc: dict[str, Any]) -> None:
     for path, item in doc.get("paths", {}).items():
         if not path.startswith("/fhir"):
@@ -224,7 +391,8 @@ def document(api: Api) -> dict[str, Any]:
     if "OperationOutcome" not in api.spec.components.schemas:
         _components(api)
     doc = api.spec.to_dict()
-    doc["paths"] = dict(sorted({**doc.get("paths", {}), **_auth_paths()}.items()))
+    paths = {**doc.get("paths", {}), **_auth_paths(), **_ledger_paths()}
+    doc["paths"] = dict(sorted(paths.items()))
     doc.get("components", {}).get("responses", {}).pop("DEFAULT_ERROR", None)
     doc.get("components", {}).get("schemas", {}).pop("Error", None)
     _complete_fhir_paths(doc)
