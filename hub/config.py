@@ -48,6 +48,9 @@ class Settings:
     #: ... and on the first append once the newest checkpoint is T seconds old
     #: (``HUB_CHECKPOINT_SECONDS``; 0 = off).
     checkpoint_seconds: int = 3600
+    #: Years each third-party provision record must be kept (個人情報保護法施行規則 21条: 3 years
+    #: as a rule). The hub deletes no audit data; each record states its ``retain_until``.
+    audit_retention_years: int = 3
     #: The ledger's origin line and signing key name (``HUB_LEDGER_ORIGIN``;
     #: c2sp.org/tlog-checkpoint).
     ledger_origin: str = "community-support-hub/ledger"
@@ -71,6 +74,7 @@ class Settings:
             else None,
             checkpoint_every=int(e.get("HUB_CHECKPOINT_EVERY", "1000")),
             checkpoint_seconds=int(e.get("HUB_CHECKPOINT_SECONDS", "3600")),
+            audit_retention_years=int(e.get("HUB_AUDIT_RETENTION_YEARS", "3")),
             ledger_origin=e.get("HUB_LEDGER_ORIGIN") or "community-support-hub/ledger",
         )
         return replace(settings, **overrides)

@@ -97,14 +97,21 @@ def provisions(
 ) -> None:
     """Third-party provision records (個人情報保護法 29条): per disclosure to an organization
     other than the data's custodian — date, recipient (name, address), the person, the items,
-    the consent (and provision) or break-glass reason that allowed it."""
+    the consent (and provision) or break-glass reason that allowed it, and until when the
+    record must be kept (HUB_AUDIT_RETENTION_YEARS, default 3)."""
     from hub.audit.export import provision_records, to_csv, to_json
     from hub.store.db import Database, make_engine
 
-    db = Database(make_engine(Settings.from_env().database_url))
+    settings = Settings.from_env()
+    db = Database(make_engine(settings.database_url))
     with db.unit(write=False) as conn:
         records = provision_records(
-            conn, patient=patient, recipient=recipient, since=since, until=until
+            conn,
+            patient=patient,
+            recipient=recipient,
+            since=since,
+            until=until,
+            retention_years=settings.audit_retention_years,
         )
     db.dispose()
     click.echo(to_csv(records) if fmt == "csv" else to_json(records), nl=fmt == "json")

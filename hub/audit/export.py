@@ -99,6 +99,7 @@ def provision_records(
     recipient: str | None = None,
     since: str | None = None,
     until: str | None = None,
+    retention_years: int = 3,
 ) -> list[ProvisionRecord]:
     """The third-party provision records (hub.audit.provisions) in a period, oldest first."""
     repo = Repository(conn)
@@ -129,7 +130,7 @@ def provision_records(
             if isinstance(ref, str) and (res := lookup(ref)) is not None:
                 names[ref] = _name(res)
                 addresses[ref] = _address(res)
-        for record in from_audit_event(event, names, addresses):
+        for record in from_audit_event(event, names, addresses, retention_years):
             if patient and record.patient != patient:
                 continue
             if recipient and record.recipient != recipient:

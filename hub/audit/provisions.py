@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import asdict, dataclass
+from datetime import date
 from typing import Any
 
 from hub.audit.events import PARTICIPATION
@@ -49,6 +50,7 @@ class ProvisionRecord:
     purpose: str
     client_id: str
     audit_event: str  # "AuditEvent/…"
+    retain_until: str = ""  # the date until which the record must be kept (FHIR date)
 
     def as_row(self) -> dict[str, str]:
         """Flat strings for CSV (lists joined with a space)."""
@@ -98,10 +100,20 @@ def _break_glass_reason(event: dict[str, Any]) -> str:
     return ""
 
 
+def retain_until(recorded: str, years: int) -> str:
+    """The date ``years`` after the (local) date of ``recorded``; 29 Feb → 28 Feb."""
+    day = date.fromisoformat(recorded[:10])
+    try:
+        return day.replace(year=day.year + years).isoformat()
+    except ValueError:
+        return day.replace(year=day.year + years, day=28).isoformat()
+
+
 def from_audit_event(
     event: dict[str, Any],
     names: dict[str, str] | None = None,
     addresses: dict[str, str] | None = None,
+    retention_years: int = 3,
 ) -> list[ProvisionRecord]:
     """The provision records an AuditEvent stands for (one per person), sorted by patient.
 
@@ -156,6 +168,7 @@ def from_audit_event(
                 purpose=purpose,
                 client_id=client,
                 audit_event=f"AuditEvent/{event.get('id', '')}",
+                retain_until=retain_until(str(event.get("recorded", "")), retention_years),
             )
         )
     return out

@@ -67,7 +67,11 @@ def _consent(pid: str) -> dict[str, Any]:
 
 
 def _run(database_url: str, *args: str) -> str:
-    result = CliRunner().invoke(main, list(args), env={"HUB_DATABASE_URL": database_url})
+    return _run_env(database_url, {}, *args)
+
+
+def _run_env(database_url: str, env: dict[str, str], *args: str) -> str:
+    result = CliRunner().invoke(main, list(args), env={"HUB_DATABASE_URL": database_url, **env})
     assert result.exit_code == 0, result.output
     return result.output
 
@@ -112,6 +116,12 @@ def test_a_privacy_officer_sees_who_received_what_under_which_consent(
     assert row["items"] == "Patient" and row["basis"] == "consent"
     assert row["consents"] == f"Consent/{consent['id']}/_history/1"
     assert row["purpose"] == "TREAT"
+    assert int(row["retain_until"][:4]) == int(row["recorded"][:4]) + 3
+    kept_longer = _run_env(
+        database_url, {"HUB_AUDIT_RETENTION_YEARS": "7"}, "audit", "provisions", "--format", "json"
+    )
+    (longer,) = json.loads(kept_longer)
+    assert int(longer["retain_until"][:4]) == int(row["recorded"][:4]) + 7
 
     by_recipient = json.loads(
         _run(database_url, "audit", "provisions", "--recipient", A, "--format", "json")

@@ -79,3 +79,11 @@ def test_csv_row_is_flat() -> None:
     row = record.as_row()
     assert row["items"] == "CarePlan" and row["patient"] == "Patient/p1"
     assert all(isinstance(v, str) for v in row.values())
+
+
+def test_records_say_until_when_they_must_be_kept() -> None:
+    event = _event(_permit("CarePlan/cp1/_history/3", "p1"))
+    assert from_audit_event(event)[0].retain_until == "2029-11-02"
+    assert from_audit_event(event, retention_years=5)[0].retain_until == "2031-11-02"
+    event["recorded"] = "2028-02-29T09:00:00+09:00"
+    assert from_audit_event(event)[0].retain_until == "2031-02-28"
