@@ -34,6 +34,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, FromClause, and_, bindparam, select, text
 
 from hub.access.schema import break_glass
+from hub.consent.codes import CONTACT_AGREEMENT_EXTENSION
 from hub.consent.engine import AccessRequest, BreakGlass, Decision, decide
 from hub.consent.model import ConsentRecord, parse_consent
 from hub.fhir.indexing import compartment_params
@@ -51,9 +52,7 @@ GATED_TYPES = frozenset(
 )
 DEFAULT_PURPOSE = "TREAT"
 EMERGENCY = "ETREAT"
-CONTACT_AGREEMENT = (
-    "https://community-support-hub.example/fhir/StructureDefinition/contact-agreement"
-)
+CONTACT_AGREEMENT = CONTACT_AGREEMENT_EXTENSION
 _V2_RELATIONSHIP_CONTACT = ("http://terminology.hl7.org/CodeSystem/v2-0131", "C")
 
 
@@ -389,6 +388,11 @@ class Gate:
 
     def visible(self, items: Sequence[StoredResource]) -> list[StoredResource]:
         return [v.item for v in self.check(items) if v.permit]
+
+
+def visible_to(gate: Gate | None, stored: StoredResource) -> bool:
+    """Whether ``gate`` lets its caller see ``stored`` (no gate: the hub itself)."""
+    return gate is None or bool(gate.visible([stored]))
 
 
 @lru_cache(maxsize=4096)

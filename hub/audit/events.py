@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from hub.consent.codes import PURPOSE_OF_USE_SYSTEM
 from hub.fhir.codes import Interaction
 
 AUDIT_TYPE = "http://terminology.hl7.org/CodeSystem/audit-event-type"
 RESTFUL = "http://hl7.org/fhir/restful-interaction"
-ACT_REASON = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
+ACT_REASON = PURPOSE_OF_USE_SYSTEM
 ENTITY_TYPE = "http://terminology.hl7.org/CodeSystem/audit-entity-type"
 OBJECT_ROLE = "http://terminology.hl7.org/CodeSystem/object-role"
 PARTICIPATION = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"

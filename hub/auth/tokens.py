@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from hub.auth.clients import Client, hash_secret
 from hub.auth.schema import oauth_client, oauth_jti, oauth_token
+from hub.consent.codes import PURPOSE_OF_USE_SYSTEM
 from hub.store.db import Database
 from hub.store.records import now_micros
 
@@ -43,7 +44,7 @@ class PurposeOfUse(StrEnum):
     HSYSADMIN = "HSYSADMIN"
 
 
-PURPOSE_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
+PURPOSE_SYSTEM = PURPOSE_OF_USE_SYSTEM
 
 
 def parse_purpose(raw: str) -> PurposeOfUse:

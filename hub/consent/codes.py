@@ -14,6 +14,11 @@ CONSENT_ACTION_SYSTEM = "http://terminology.hl7.org/CodeSystem/consentaction"
 CONSENT_SCOPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/consentscope"
 #: http://hl7.org/fhir/R4/codesystem-resource-types.html — Consent.provision.class
 RESOURCE_TYPES_SYSTEM = "http://hl7.org/fhir/resource-types"
+#: The hub's extension on an emergency contact (RelatedPerson): valueBoolean true when the
+#: contact's own agreement to be listed is recorded (緊急時利用登録届, 別紙3)
+CONTACT_AGREEMENT_EXTENSION = (
+    "https://community-support-hub.example/fhir/StructureDefinition/contact-agreement"
+)
 
 
 class ConsentStatus(StrEnum):

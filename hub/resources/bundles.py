@@ -83,6 +83,25 @@ def outcome_entry(outcome: dict[str, Any]) -> bytes:
     return b'{"resource":' + canonical(outcome) + b',"search":{"mode":"outcome"}}'
 
 
+def unpaged_searchset(
+    req: FhirRequest, path: str, params: list[tuple[str, str]], shown: list[StoredResource]
+) -> bytes:
+    """A searchset holding all of ``shown`` on one page (operations such as ``$everything``)."""
+    return searchset_bundle(
+        req,
+        path,
+        params,
+        matches=shown,
+        included=[],
+        total=len(shown),
+        offset=0,
+        count=len(shown),
+        has_next=False,
+        summary=None,
+        elements=None,
+    )
+
+
 def searchset_bundle(
     req: FhirRequest,
     path: str,

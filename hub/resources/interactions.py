@@ -98,14 +98,6 @@ def _current(
     return stored
 
 
-def _no_audit_writes(req: FhirRequest) -> None:
-    if req.resource_type == "AuditEvent":
-        raise FhirError.not_supported(
-            "AuditEvents are written by the hub only; they cannot be created, changed or deleted",
-            status=405,
-        )
-
-
 # -- read / vread ----------------------------------------------------------------------------
 
 
@@ -147,7 +139,6 @@ def vread(req: FhirRequest, repo: Repository) -> FhirResponse:
 
 
 def _body(req: FhirRequest) -> dict[str, Any]:
-    _no_audit_writes(req)
     validate_resource(req.body, req.resource_type)
     return dict(req.body)
 
@@ -329,7 +320,6 @@ def _apply_patch(req: FhirRequest, repo: Repository, current: StoredResource) ->
 def patch(req: FhirRequest, repo: Repository) -> FhirResponse:
     """``PATCH [base]/[type]/[id]`` with a JSON Patch (http://hl7.org/fhir/R4/http.html#patch)."""
     assert req.resource_type and req.res_id
-    _no_audit_writes(req)
     return _apply_patch(
         req, repo, _current(req, repo, req.resource_type, req.res_id, for_update=True)
     )
@@ -337,7 +327,6 @@ def patch(req: FhirRequest, repo: Repository) -> FhirResponse:
 
 def conditional_patch(req: FhirRequest, repo: Repository) -> FhirResponse:
     assert req.resource_type
-    _no_audit_writes(req)
     if not req.params:
         raise FhirError.invalid("A conditional patch needs search parameters")
     found = _conditional_matches(req, repo, req.params)
@@ -371,7 +360,6 @@ def _deleted(req: FhirRequest, stored: StoredResource) -> FhirResponse:
 def delete(req: FhirRequest, repo: Repository) -> FhirResponse:
     """``DELETE [base]/[type]/[id]`` — logical; a later read answers 410 (http.html#delete)."""
     assert req.resource_type and req.res_id
-    _no_audit_writes(req)
     current = repo.read(req.resource_type, req.res_id, for_update=True)
     if current is None:
         raise _unknown(req.resource_type, req.res_id)
@@ -390,7 +378,6 @@ def delete(req: FhirRequest, repo: Repository) -> FhirResponse:
 def conditional_delete(req: FhirRequest, repo: Repository) -> FhirResponse:
     """``DELETE [base]/[type]?[search]`` — single match only (http.html#cdelete)."""
     assert req.resource_type
-    _no_audit_writes(req)
     if not req.params:
         raise FhirError.invalid("A conditional delete needs search parameters")
     found = _conditional_matches(req, repo, req.params)

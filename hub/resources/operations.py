@@ -26,7 +26,7 @@ from sqlalchemy import insert, select, update
 from hub.access.schema import break_glass
 from hub.fhir.codes import IssueSeverity, IssueType
 from hub.fhir.errors import FhirError, Issue, operation_outcome
-from hub.resources.bundles import searchset_bundle
+from hub.resources.bundles import unpaged_searchset
 from hub.resources.interactions import require_visible
 from hub.resources.request import FhirRequest, FhirResponse
 from hub.store import schema as s
@@ -60,19 +60,7 @@ def everything(req: FhirRequest, repo: Repository) -> FhirResponse:
     ]
     items = [i for i in repo.read_rids(rids) if not i.deleted and i.rid != patient.rid]
     shown = [patient, *(req.gate.visible(items) if req.gate is not None else items)]
-    body = searchset_bundle(
-        req,
-        f"Patient/{req.res_id}/$everything",
-        [],
-        matches=shown,
-        included=[],
-        total=len(shown),
-        offset=0,
-        count=len(shown),
-        has_next=False,
-        summary=None,
-        elements=None,
-    )
+    body = unpaged_searchset(req, f"Patient/{req.res_id}/$everything", [], shown)
     return FhirResponse(200, raw=body)
 
 

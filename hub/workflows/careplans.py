@@ -30,6 +30,7 @@ import hashlib
 from datetime import date
 from typing import Any
 
+from hub.access.gate import visible_to
 from hub.fhir.canonical import loads
 from hub.fhir.codes import IssueType
 from hub.fhir.errors import FhirError
@@ -98,10 +99,9 @@ def check_based_on(req: FhirRequest, repo: Repository, body: dict[str, Any]) -> 
     for ref in refs:
         rtype, _, rid = str(ref).partition("/")
         stored = repo.read(rtype, rid) if rtype == "CarePlan" and rid else None
-        visible = stored is not None and not stored.deleted
-        if visible and req.gate is not None and stored is not None:
-            visible = bool(req.gate.check([stored])[0].permit)
-        plan = dict(loads(stored.content or b"{}")) if visible and stored is not None else {}
+        if stored is not None and (stored.deleted or not visible_to(req.gate, stored)):
+            stored = None  # a plan the caller may not see counts as absent
+        plan = dict(loads(stored.content or b"{}")) if stored is not None else {}
         if not plan or plan_kind(plan) != SERVICE_USE:
             raise _refuse(f"basedOn {ref} is not a サービス等利用計画")
         if plan.get("status") != "active":
@@ -212,7 +212,7 @@ def monitoring_due(req: FhirRequest, repo: Repository) -> FhirResponse:
     """``GET [base]/Task/$monitoring-due?owner=Organization/x[&date=YYYY-MM-DD]``: the
     monitoring Tasks of an office due on or before ``date`` (default today) — overdue ones
     included — oldest first, as a searchset; each passes the consent gate like a search."""
-    from hub.resources.bundles import searchset_bundle
+    from hub.resources.bundles import unpaged_searchset
     from hub.resources.search import find_matches
 
     if req.resource_type != "Task":
@@ -235,17 +235,5 @@ def monitoring_due(req: FhirRequest, repo: Repository) -> FhirResponse:
             due.append((end, item))
     due.sort(key=lambda d: (d[0], d[1].res_id))
     shown = [d[1] for d in due]
-    body = searchset_bundle(
-        req,
-        "Task/$monitoring-due",
-        list(req.params),
-        matches=shown,
-        included=[],
-        total=len(shown),
-        offset=0,
-        count=len(shown),
-        has_next=False,
-        summary=None,
-        elements=None,
-    )
+    body = unpaged_searchset(req, "Task/$monitoring-due", list(req.params), shown)
     return FhirResponse(200, raw=body)

@@ -28,6 +28,7 @@ import hashlib
 import re
 from typing import Any
 
+from hub.consent.codes import CONTACT_AGREEMENT_EXTENSION
 from hub.workflows.conformance import CANONICAL_BASE
 from hub.workflows.forms import FormAnswers
 
@@ -35,7 +36,7 @@ REGISTRATION_FORM = f"{CANONICAL_BASE}/Questionnaire/emergency-registration"
 CHANGE_FORM = f"{CANONICAL_BASE}/Questionnaire/emergency-registration-change"
 REGISTRATION_NUMBER = f"{CANONICAL_BASE}/sid/registration-number"
 PROFILE_PERSON = f"{CANONICAL_BASE}/StructureDefinition/registered-person"
-CONTACT_AGREEMENT = f"{CANONICAL_BASE}/StructureDefinition/contact-agreement"
+CONTACT_AGREEMENT = CONTACT_AGREEMENT_EXTENSION
 REPRESENTATION = "http://hl7.org/fhir/StructureDefinition/iso21090-EN-representation"
 CERTIFICATE_SYSTEM = f"{CANONICAL_BASE}/CodeSystem/disability-certificate"
 V2_0131 = "http://terminology.hl7.org/CodeSystem/v2-0131"

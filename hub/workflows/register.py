@@ -46,6 +46,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from hub.access.gate import visible_to
+from hub.consent.codes import CONSENT_SCOPE_SYSTEM, PURPOSE_OF_USE_SYSTEM
 from hub.fhir.canonical import canonical, loads
 from hub.fhir.codes import IssueType
 from hub.fhir.errors import FhirError, Issue
@@ -63,8 +65,8 @@ EXT_CORE = f"{EXT}/register-core-center"
 EXT_CITY = f"{EXT}/register-city"
 EXT_FORM = f"{EXT}/register-form"
 FORM_SYSTEM = f"{CANONICAL_BASE}/CodeSystem/form"
-ACT_REASON = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
-CONSENT_SCOPE = "http://terminology.hl7.org/CodeSystem/consentscope"
+ACT_REASON = PURPOSE_OF_USE_SYSTEM
+CONSENT_SCOPE = CONSENT_SCOPE_SYSTEM
 HUB_CONSENT = f"{EXT}/hub-consent"
 FORMS = (x.REGISTRATION_FORM, x.CHANGE_FORM)
 
@@ -128,10 +130,6 @@ def _content(stored: StoredResource | None) -> dict[str, Any] | None:
     return dict(loads(stored.content))
 
 
-def _visible(req: FhirRequest, stored: StoredResource) -> bool:
-    return req.gate is None or bool(req.gate.check([stored])[0].permit)
-
-
 def _person(
     req: FhirRequest,
     repo: Repository,
@@ -149,7 +147,7 @@ def _person(
         pid = ref.split("/", 1)[1]
         stored = repo.read("Patient", pid)
         if stored is not None and not stored.deleted:
-            if not _visible(req, stored):
+            if not visible_to(req.gate, stored):
                 raise FhirError.not_found(f"Patient/{pid} is not known")
             return pid
         if kind == "registration":
@@ -187,7 +185,7 @@ def _forms_of(req: FhirRequest, repo: Repository, pid: str) -> list[StoredResour
         select(s.resource.c.rid).where(s.resource.c.rid.in_(rids), s.resource.c.deleted.is_(False))
     )
     items = repo.read_rids([row[0] for row in rows])
-    return [i for i in items if _visible(req, i)]
+    return req.gate.visible(items) if req.gate is not None else items
 
 
 def _merged(
