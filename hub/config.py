@@ -54,6 +54,9 @@ class Settings:
     #: The ledger's origin line and signing key name (``HUB_LEDGER_ORIGIN``;
     #: c2sp.org/tlog-checkpoint).
     ledger_origin: str = "community-support-hub/ledger"
+    #: Months a health certificate (健康診断書共通様式) stays valid from its issue date — the
+    #: base sets it (``HUB_CERTIFICATE_VALID_MONTHS``).
+    certificate_valid_months: int = 12
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
@@ -76,6 +79,7 @@ class Settings:
             checkpoint_seconds=int(e.get("HUB_CHECKPOINT_SECONDS", "3600")),
             audit_retention_years=int(e.get("HUB_AUDIT_RETENTION_YEARS", "3")),
             ledger_origin=e.get("HUB_LEDGER_ORIGIN") or "community-support-hub/ledger",
+            certificate_valid_months=int(e.get("HUB_CERTIFICATE_VALID_MONTHS", "12")),
         )
         return replace(settings, **overrides)
 

@@ -439,6 +439,16 @@ OPERATIONS: dict[str, tuple[tuple[Letter, str], ...]] = {
     # registration intake writes the person's resources as one transaction (each entry is
     # checked again for its own type); the operation itself creates or updates a Patient
     "register": ((Letter.CREATE, ""), (Letter.UPDATE, "")),
+    # sharing a registration updates the register entry and the consent and records a
+    # Communication (each entry is checked again in the transaction)
+    "share-registration": (
+        (Letter.READ, ""),
+        (Letter.UPDATE, "EpisodeOfCare"),
+        (Letter.UPDATE, "Consent"),
+        (Letter.CREATE, "Communication"),
+    ),
+    # the latest health certificate: a read of the patient and a search of their forms
+    "health-certificate": ((Letter.READ, ""), (Letter.SEARCH, "QuestionnaireResponse")),
     # an office's due monitoring Tasks: a search of Task
     "monitoring-due": ((Letter.SEARCH, ""),),
 }

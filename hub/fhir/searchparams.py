@@ -54,6 +54,7 @@ SUPPORTED_TYPES: tuple[str, ...] = (
     "CodeSystem",
     "ValueSet",
     "StructureDefinition",
+    "OperationDefinition",
 )
 
 #: Parameters the hub indexes and searches (FHIR types string, token, date, reference, uri).

@@ -69,6 +69,7 @@ def _build_request(route: Route, args: dict[str, Any]) -> FhirRequest:
         max_count=settings.max_count,
         default_count=settings.default_count,
         consent_gate=settings.consent_gate,
+        certificate_valid_months=settings.certificate_valid_months,
     )
     apply_args(req, {k: str(v) for k, v in args.items()})
     return req

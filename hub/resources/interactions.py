@@ -354,7 +354,12 @@ def _deleted(req: FhirRequest, stored: StoredResource) -> FhirResponse:
             )
         ]
     )
-    return FhirResponse(200, resource=oo, headers={"ETag": stored.etag})
+    return FhirResponse(
+        200,
+        resource=oo,
+        headers={"ETag": stored.etag},
+        deleted=f"{stored.res_type}/{stored.res_id}",
+    )
 
 
 def delete(req: FhirRequest, repo: Repository) -> FhirResponse:

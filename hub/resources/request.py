@@ -39,6 +39,8 @@ class FhirRequest:
     consent_gate: bool = True
     #: the HTTP request's audit trail (``hub.audit.recorder.AuditTrail``)
     audit: Any = None
+    #: how long a health certificate stays valid (``HUB_CERTIFICATE_VALID_MONTHS``)
+    certificate_valid_months: int = 12
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
@@ -95,3 +97,5 @@ class FhirResponse:
     #: stored canonical bytes to serve as they are
     raw: bytes | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    #: the resource a delete acted on (``Type/id``), for the workflow hooks
+    deleted: str | None = None

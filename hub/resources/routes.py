@@ -253,6 +253,26 @@ ROUTES: tuple[Route, ...] = (
         "consent and register entry, in one transaction (idempotent)",
     ),
     Route(
+        "share-registration",
+        ID + "/$share-registration",
+        "POST",
+        _wf("share", "share_registration"),
+        Interaction.OPERATION,
+        True,
+        "Patient $share-registration: share the registration with the providers expected to act "
+        "(register entry, consent permit and a Communication recording the share)",
+    ),
+    Route(
+        "health-certificate",
+        ID + "/$health-certificate",
+        "GET",
+        _wf("certificates", "health_certificate"),
+        Interaction.OPERATION,
+        False,
+        "Patient $health-certificate: the latest health certificate (健康診断書共通様式) and "
+        "whether it is still valid (date)",
+    ),
+    Route(
         "monitoring-due",
         T + "/$monitoring-due",
         "GET",
@@ -264,6 +284,8 @@ ROUTES: tuple[Route, ...] = (
 )
 
 BY_ENDPOINT = {r.endpoint: r for r in ROUTES}
+#: types whose writes ``hub.workflows.hooks.after_write`` follows up in the same transaction
+WORKFLOW_TYPES = frozenset({"CarePlan", "QuestionnaireResponse"})
 
 URL_MAP = Map(
     [Rule(r.rule, endpoint=r.endpoint, methods=[r.method]) for r in ROUTES],
@@ -328,8 +350,8 @@ def dispatch(route: Route, req: FhirRequest, repo: Repository) -> FhirResponse:
             )
         req.context.authorize(route, req)
         resp = route.handler(req, repo)
-        if route.write and req.resource_type == "CarePlan":  # the care-plan rules (issue 6)
-            from hub.workflows.careplans import after_write
+        if route.write and req.resource_type in WORKFLOW_TYPES:  # the base's rules (issue 6)
+            from hub.workflows.hooks import after_write
 
             after_write(req, repo, resp)
     except FhirError as err:

@@ -149,6 +149,7 @@ def _sub_request(
         max_count=req.max_count,
         default_count=req.default_count,
         consent_gate=req.consent_gate,
+        certificate_valid_months=req.certificate_valid_months,
     )
 
 

@@ -1,8 +1,9 @@
 """Care plans: the 個別支援計画 → サービス等利用計画 link, and the monitoring Task of a plan.
 
-``after_write`` is called once, by ``hub.resources.routes.dispatch``, after every CarePlan
-write (create, update, conditional update, patch — directly or as a Bundle entry), inside
-the same database transaction, so raising refuses the write and rolls it back.
+``after_write`` is called once, through ``hub.workflows.hooks``, after every CarePlan write
+(create, update, conditional update, patch — directly or as a Bundle entry), inside the same
+database transaction, so raising refuses the write and rolls it back; deleting a plan cancels
+its monitoring Task (``cancel_monitoring_task``).
 
 * A 個別支援計画 (category ``individual-support-plan``) must have ``basedOn`` → a *current*
   (``status = active``) サービス等利用計画 (category ``service-use-plan``) of the *same*
@@ -62,7 +63,8 @@ def plan_kind(body: dict[str, Any]) -> str | None:
     return None
 
 
-def _written(repo: Repository, resp: FhirResponse) -> StoredResource | None:
+def written(repo: Repository, resp: FhirResponse) -> StoredResource | None:
+    """The resource a create or update wrote (from its ``Location``), if it still exists."""
     location = resp.headers.get("Location", "")
     parts = location.split("/_history/")[0].rsplit("/", 2)
     if resp.status >= 300 or len(parts) < 3:
@@ -71,11 +73,8 @@ def _written(repo: Repository, resp: FhirResponse) -> StoredResource | None:
     return None if stored is None or stored.deleted else stored
 
 
-def after_write(req: FhirRequest, repo: Repository, resp: FhirResponse) -> None:
+def after_write(req: FhirRequest, repo: Repository, stored: StoredResource) -> None:
     """Check and follow up one CarePlan write (see the module docstring)."""
-    stored = _written(repo, resp)
-    if stored is None or stored.res_type != "CarePlan":
-        return
     body = dict(loads(stored.content or b"{}"))
     kind = plan_kind(body)
     if kind == INDIVIDUAL:
@@ -205,6 +204,17 @@ def keep_monitoring_task(req: FhirRequest, repo: Repository, body: dict[str, Any
     if current is None:
         repo.create(task, res_id=tid, method="PUT", author=org if isinstance(org, str) else None)
     elif current.deleted or not _same_content(current, dict(task)):
+        repo.update(current, task)
+
+
+def cancel_monitoring_task(req: FhirRequest, repo: Repository, plan_id: str) -> None:
+    """A deleted plan needs no monitoring: its Task (if any) becomes ``cancelled``."""
+    current = repo.read("Task", task_id(plan_id), for_update=True)
+    if current is None or current.deleted:
+        return
+    task = dict(loads(current.content or b"{}"))
+    if task.get("status") != "cancelled":
+        task["status"] = "cancelled"
         repo.update(current, task)
 
 

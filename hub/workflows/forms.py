@@ -13,7 +13,11 @@ Every problem becomes one OperationOutcome issue (422) whose expression names th
 repeating groups (``household.member``) → one flat view per repetition. :meth:`overlay`
 applies a change notice (変更届) on top of the registration: each item the notice answers
 replaces the earlier answers of that item; a repeating group the notice carries replaces the
-whole group; items the notice leaves out keep their earlier answers.
+whole group; items the notice leaves out keep their earlier answers — except that a section the
+notice declares changed (``change.items``, CodeSystem registration-change-item) and leaves
+wholly unanswered is removed when the registration form does not require it (certificates,
+wanted services, emergency contact 2, household): ``contact-2`` declared with no ``contact.2``
+answers means the second emergency contact is gone.
 """
 
 from __future__ import annotations
@@ -27,6 +31,15 @@ from hub.fhir.codes import IssueType
 from hub.fhir.errors import FhirError, Issue
 from hub.workflows.conformance import JP_HUB_DIR, read_resources
 
+#: change-notice sections (CodeSystem registration-change-item) that the registration form
+#: does not require, → its items: a notice may remove them
+REMOVABLE_SECTIONS = {
+    "certificates": "certificates",
+    "wanted-services": "emergency.wanted-services",
+    "contact-2": "contact.2",
+    "household": "household",
+}
+
 _VALUE_KEYS = {
     "date": ("valueDate",),
     "dateTime": ("valueDateTime",),
@@ -38,7 +51,8 @@ _VALUE_KEYS = {
     "open-choice": ("valueCoding", "valueString"),
     "reference": ("valueReference",),
 }
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+#: a FHIR ``date``: YYYY, YYYY-MM or YYYY-MM-DD (http://hl7.org/fhir/R4/datatypes.html#date)
+_DATE = re.compile(r"[0-9]{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12][0-9]|3[01]))?)?")
 
 
 def item_expression(path: list[str]) -> tuple[str, ...]:
@@ -144,7 +158,8 @@ class _Checker:
         key = values[0]
         value = a[key]
         if key == "valueDate" and not (isinstance(value, str) and _DATE.fullmatch(value)):
-            self.problems.append((path, f"{value!r} is not a date (YYYY-MM-DD)"))
+            problem = f"{value!r} is not a FHIR date (YYYY, YYYY-MM or YYYY-MM-DD)"
+            self.problems.append((path, problem))
         elif key == "valueString" and not (isinstance(value, str) and value.strip()):
             self.problems.append((path, "the answer is empty"))
         elif key == "valueBoolean" and not isinstance(value, bool):
@@ -199,7 +214,25 @@ class FormAnswers:
 
     def overlay(self, notice: FormAnswers) -> FormAnswers:
         """This form's answers changed by ``notice`` (see the module docstring)."""
-        return FormAnswers({**self.values, **notice.values}, {**self.groups, **notice.groups})
+        cleared = [
+            prefix
+            for code in notice.codes("change.items")
+            if (prefix := REMOVABLE_SECTIONS.get(code)) and not notice.answers_under(prefix)
+        ]
+
+        def kept(link: str) -> bool:
+            return not any(link == p or link.startswith(p + ".") for p in cleared)
+
+        values = {k: v for k, v in self.values.items() if kept(k)}
+        groups = {k: v for k, v in self.groups.items() if kept(k)}
+        return FormAnswers({**values, **notice.values}, {**groups, **notice.groups})
+
+    def answers_under(self, prefix: str) -> bool:
+        """Whether any item ``prefix`` or below it is answered."""
+        return any(
+            link == prefix or link.startswith(prefix + ".")
+            for link in (*self.values, *self.groups)
+        )
 
     # typed access --------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Registration intake and the register (台帳): ``Patient/$register`` and ``$share-registration``.
+"""Registration intake: ``POST [base]/Patient/$register``.
 
 ``POST [base]/Patient/$register`` takes a completed 緊急時利用登録届 or 変更届
 (QuestionnaireResponse), bare or in ``Parameters``::
@@ -24,18 +24,8 @@ notice is laid over the earlier forms (``FormAnswers.overlay``) and only the res
 content changes get a new version. Resources a later form no longer yields (a medication
 stopped, a household member gone) are deleted.
 
-The register entry is an ``EpisodeOfCare`` per person (the person's registration with the
-base): ``type`` holds the form code, the eligibility case(s), the expected emergencies and the
-wanted services (each a CodeableConcept, so ``EpisodeOfCare?type=…`` filters by any of them),
-``managingOrganization`` the consultation office, ``period.start`` the filing date, and
-extensions the expected providers, the core center, the city and the registration form. It is
-in the Patient compartment, so reading it goes through the consent gate like everything else.
-
-The consent the form grants (``Consent``, profile hub-consent): scope patient-privacy; deny by
-default with permits for the city (CAREMGT), the core center and the consultation office
-(CAREMGT, TREAT, ETREAT) and the expected providers (TREAT, ETREAT) — the form's purpose is
-"to prepare for and handle emergencies" (緊急時に備えることを目的に); ``sourceReference`` → the
-registration form.
+The register entry and the consent are built by ``hub.workflows.registry``; sharing the
+registration with more providers is ``hub.workflows.share``.
 """
 
 from __future__ import annotations
@@ -47,7 +37,6 @@ from typing import Any
 from sqlalchemy import select
 
 from hub.access.gate import visible_to
-from hub.consent.codes import CONSENT_SCOPE_SYSTEM, PURPOSE_OF_USE_SYSTEM
 from hub.fhir.canonical import canonical, loads
 from hub.fhir.codes import IssueType
 from hub.fhir.errors import FhirError, Issue
@@ -56,28 +45,24 @@ from hub.store import schema as s
 from hub.store.records import StoredResource
 from hub.store.repository import Repository, new_id
 from hub.workflows import extract as x
-from hub.workflows.conformance import CANONICAL_BASE
 from hub.workflows.forms import FormAnswers, check_response, form_error, questionnaire
+from hub.workflows.registry import (
+    WITHDRAWN,
+    Actors,
+    actors,
+    consent,
+    consent_id,
+    episode,
+    episode_id,
+)
 
-EXT = f"{CANONICAL_BASE}/StructureDefinition"
-EXT_PROVIDER = f"{EXT}/register-expected-provider"
-EXT_CORE = f"{EXT}/register-core-center"
-EXT_CITY = f"{EXT}/register-city"
-EXT_FORM = f"{EXT}/register-form"
-FORM_SYSTEM = f"{CANONICAL_BASE}/CodeSystem/form"
-ACT_REASON = PURPOSE_OF_USE_SYSTEM
-CONSENT_SCOPE = CONSENT_SCOPE_SYSTEM
-HUB_CONSENT = f"{EXT}/hub-consent"
 FORMS = (x.REGISTRATION_FORM, x.CHANGE_FORM)
 
 
 @dataclass
 class Submission:
     response: dict[str, Any]
-    office: str | None = None
-    core: str | None = None
-    city: str | None = None
-    providers: list[str] = field(default_factory=list)
+    given: Actors = field(default_factory=Actors)
 
 
 def _ref(p: dict[str, Any], name: str) -> str:
@@ -104,13 +89,13 @@ def parse_submission(body: Any) -> Submission:
         if name == "response":
             sub.response = p.get("resource") or {}
         elif name == "consultation-office":
-            sub.office = _ref(p, name)
+            sub.given.office = _ref(p, name)
         elif name == "core-center":
-            sub.core = _ref(p, name)
+            sub.given.core = _ref(p, name)
         elif name == "city":
-            sub.city = _ref(p, name)
+            sub.given.city = _ref(p, name)
         elif name == "provider":
-            sub.providers.append(_ref(p, name))
+            sub.given.providers.append(_ref(p, name))
     if sub.response.get("resourceType") != "QuestionnaireResponse":
         raise FhirError.invalid(
             "Parameter 'response' (a QuestionnaireResponse) is required",
@@ -230,130 +215,6 @@ def _texts(q: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-def _ext_refs(body: dict[str, Any] | None, url: str) -> list[str]:
-    return [
-        e["valueReference"]["reference"]
-        for e in (body or {}).get("extension", [])
-        if e.get("url") == url and isinstance(e.get("valueReference"), dict)
-    ]
-
-
-@dataclass
-class Actors:
-    office: str | None
-    core: str | None
-    city: str | None
-    providers: list[str]
-
-
-def actors(req: FhirRequest, sub: Submission, episode: dict[str, Any] | None) -> Actors:
-    """The form's actors: as given, else as registered, else the caller's organization."""
-    old_office = ((episode or {}).get("managingOrganization") or {}).get("reference")
-    org = getattr(req.context, "organization", None)
-    providers = sub.providers or _ext_refs(episode, EXT_PROVIDER)
-    return Actors(
-        sub.office or old_office or (org if isinstance(org, str) else None),
-        sub.core or next(iter(_ext_refs(episode, EXT_CORE)), None),
-        sub.city or next(iter(_ext_refs(episode, EXT_CITY)), None),
-        list(dict.fromkeys(providers)),
-    )
-
-
-def _permit(refs: list[str], purposes: tuple[str, ...]) -> dict[str, Any]:
-    role = {"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "code": "IRCP"}
-    return {
-        "type": "permit",
-        "actor": [{"role": {"coding": [role]}, "reference": {"reference": r}} for r in refs],
-        "purpose": [{"system": ACT_REASON, "code": p} for p in purposes],
-    }
-
-
-def consent(
-    pid: str, who: Actors, registration: dict[str, Any], form_id: str, answers: FormAnswers
-) -> dict[str, Any]:
-    """The consent the registration form grants (see the module docstring)."""
-    provisions = []
-    if who.city:
-        provisions.append(_permit([who.city], ("CAREMGT",)))
-    coordinators = [r for r in (who.core, who.office) if r]
-    if coordinators:
-        provisions.append(
-            _permit(list(dict.fromkeys(coordinators)), ("CAREMGT", "TREAT", "ETREAT"))
-        )
-    if who.providers:
-        provisions.append(_permit(who.providers, ("TREAT", "ETREAT")))
-    filed = answers.date("filed-date") or str(registration.get("authored", ""))[:10]
-    method = (answers.coding("filer.signature-method") or {}).get("code")
-    performer = (
-        {"reference": f"Patient/{pid}"}
-        if method in (None, "self")
-        else {"display": answers.string("filer.name.kanji") or ""}
-    )
-    return {
-        "resourceType": "Consent",
-        "id": f"{x.id_prefix(pid)}-registration-consent",
-        "meta": {"profile": [HUB_CONSENT]},
-        "status": "active",
-        "scope": {"coding": [{"system": CONSENT_SCOPE, "code": "patient-privacy"}]},
-        "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
-        "patient": {"reference": f"Patient/{pid}"},
-        "dateTime": filed,
-        "performer": [performer],
-        "organization": [{"reference": who.core or who.office or ""}],
-        "sourceReference": {"reference": f"QuestionnaireResponse/{form_id}"},
-        "policyRule": {
-            "coding": [
-                {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "OPTIN"}
-            ]
-        },
-        "provision": {"type": "deny", "provision": provisions},
-    }
-
-
-def episode(
-    pid: str, who: Actors, answers: FormAnswers, number: str, form_id: str, filed: str
-) -> dict[str, Any]:
-    """The register entry (see the module docstring)."""
-    types = [
-        {
-            "coding": [
-                {
-                    "system": FORM_SYSTEM,
-                    "code": "emergency-registration",
-                    "display": "緊急時利用登録届",
-                }
-            ]
-        },
-    ]
-    for link in (
-        "registration.eligibility",
-        "emergency.expected.kind",
-        "emergency.wanted-services.kind",
-    ):
-        types += [{"coding": [c]} for c in answers.codings(link)]
-    ext = [{"url": EXT_PROVIDER, "valueReference": {"reference": p}} for p in who.providers]
-    if who.core:
-        ext.append({"url": EXT_CORE, "valueReference": {"reference": who.core}})
-    if who.city:
-        ext.append({"url": EXT_CITY, "valueReference": {"reference": who.city}})
-    ext.append(
-        {"url": EXT_FORM, "valueReference": {"reference": f"QuestionnaireResponse/{form_id}"}}
-    )
-    body: dict[str, Any] = {
-        "resourceType": "EpisodeOfCare",
-        "id": f"{x.id_prefix(pid)}-registration",
-        "extension": ext,
-        "identifier": [{"system": x.REGISTRATION_NUMBER, "value": number}],
-        "status": "active",
-        "type": types,
-        "patient": {"reference": f"Patient/{pid}"},
-        "period": {"start": filed},
-    }
-    if who.office:
-        body["managingOrganization"] = {"reference": who.office}
-    return body
-
-
 def _stale(repo: Repository, pid: str, keep: set[str]) -> list[tuple[str, str]]:
     prefix = x.id_prefix(pid) + "-"
     rows = repo.conn.execute(
@@ -366,7 +227,7 @@ def _stale(repo: Repository, pid: str, keep: set[str]) -> list[tuple[str, str]]:
     return [(t, i) for t, i in rows if i.startswith(prefix) and i not in keep]
 
 
-def _run_transaction(
+def run_transaction(
     req: FhirRequest, repo: Repository, entries: list[dict[str, Any]], sources: list[list[str]]
 ) -> dict[str, Any]:
     from hub.resources.transaction import process_bundle
@@ -378,6 +239,7 @@ def _run_transaction(
         context=req.context,
         headers={"prefer": "return=minimal"},
         consent_gate=req.consent_gate,
+        certificate_valid_months=req.certificate_valid_months,
         audit=req.audit,
     )
     try:
@@ -428,7 +290,8 @@ def register(req: FhirRequest, repo: Repository) -> FhirResponse:
     _short_stay_rule(answers)
     prefix = x.id_prefix(pid)
     old_patient = _content(repo.read("Patient", pid))
-    old_episode = _content(repo.read("EpisodeOfCare", f"{prefix}-registration"))
+    old_episode = _content(repo.read("EpisodeOfCare", episode_id(pid)))
+    old_consent = _content(repo.read("Consent", consent_id(pid)))
     number = (
         next(
             (
@@ -440,7 +303,12 @@ def register(req: FhirRequest, repo: Repository) -> FhirResponse:
         )
         or f"R{str(registration.get('authored', ''))[:4] or '0000'}-{prefix[:8].upper()}"
     )
-    who = actors(req, sub, old_episode)
+    org = getattr(req.context, "organization", None)
+    who = actors(sub.given, old_episode, org if isinstance(org, str) else None)
+    granted = consent(pid, who, registration, reg_id, _answers(registration))
+    withdrawn = (old_consent or {}).get("status")
+    if kind == "change" and withdrawn in WITHDRAWN:
+        granted["status"] = withdrawn  # a change notice does not grant again
     filed = _answers(registration).date("filed-date") or ""
     texts = _texts(questionnaire(x.REGISTRATION_FORM) or {})
     resources: list[tuple[dict[str, Any], list[str]]] = [
@@ -449,7 +317,7 @@ def register(req: FhirRequest, repo: Repository) -> FhirResponse:
         *((r, [_contact_item(r["id"])]) for r in x.contacts(answers, pid).values()),
         *((r, ["status"]) for r in x.clinical(answers, pid).values()),
         *((r, ["certificates"]) for r in x.observations(answers, pid, texts).values()),
-        (consent(pid, who, registration, reg_id, _answers(registration)), ["consent.statement"]),
+        (granted, ["consent.statement"]),
         (episode(pid, who, answers, number, reg_id, filed), ["registration"]),
     ]
     entries: list[dict[str, Any]] = []
@@ -466,18 +334,18 @@ def register(req: FhirRequest, repo: Repository) -> FhirResponse:
             }
         )
         sources.append(src)
-    result = _run_transaction(req, repo, entries, sources)
+    result = run_transaction(req, repo, entries, sources)
     out = {
         "resourceType": "Parameters",
         "parameter": [
             {"name": "patient", "valueReference": {"reference": f"Patient/{pid}"}},
             {
                 "name": "register-entry",
-                "valueReference": {"reference": f"EpisodeOfCare/{prefix}-registration"},
+                "valueReference": {"reference": f"EpisodeOfCare/{episode_id(pid)}"},
             },
             {
                 "name": "consent",
-                "valueReference": {"reference": f"Consent/{prefix}-registration-consent"},
+                "valueReference": {"reference": f"Consent/{consent_id(pid)}"},
             },
             {
                 "name": "response",

@@ -237,10 +237,21 @@ EXPECTED: dict[str, set[str] | None] = {
     "break-glass-review": {"r"},  # on "*" (and the privacy-officer flag)
     "register": {"c", "u"},  # on Patient; each written entry is checked for its own type
     "monitoring-due": {"s"},  # a search of the type it runs on (Task)
+    # r on Patient, u on EpisodeOfCare and Consent, c on Communication
+    "share-registration": {"r", "u", "c"},
+    "health-certificate": {"r", "s"},  # r on Patient, s on QuestionnaireResponse
 }
 
-#: routes whose scope is on every type: a Patient-only scope does not grant them
-SYSTEM_WIDE = ("history-system", "everything", "break-glass-queue", "break-glass-review")
+#: routes whose scope is on every type, or on types besides Patient: a Patient-only scope
+#: does not grant them
+SYSTEM_WIDE = (
+    "history-system",
+    "everything",
+    "break-glass-queue",
+    "break-glass-review",
+    "share-registration",
+    "health-certificate",
+)
 
 ALL_LETTER_SETS = [set(combo) for n in range(1, 6) for combo in itertools.combinations("cruds", n)]
 

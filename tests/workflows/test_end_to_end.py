@@ -10,11 +10,9 @@ periods; a change notice changes the phone number and history shows both version
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from click.testing import CliRunner
 
 from hub.auth import schema as _auth_schema  # noqa: F401  (tables on the shared metadata)
@@ -32,17 +30,6 @@ ALL = "system/*.cruds"
 
 def _json(name: str) -> dict[str, Any]:
     return dict(json.loads((JP / name).read_text(encoding="utf-8")))
-
-
-@pytest.fixture
-def world(database_url: str, tmp_path: Path) -> Iterator[World]:
-    app = make_app(database_url, tmp_path, auto_migrate=True)  # loads profiles/jp-hub
-    w = World(Hub(app))
-    for name, org in (("office", OFFICE), ("core", CORE), ("a", PROV_A), ("b", PROV_B)):
-        w.client(name, org, ALL)
-        w.tokens[name] = w.token(name, ALL, None if name == "office" else "TREAT")
-    yield w
-    app.extensions["hub.db"].dispose()
 
 
 def form() -> dict[str, Any]:

@@ -460,6 +460,29 @@ def test_loaded_profiles_are_served(app: Any, client: Any) -> None:
     assert resp.status_code == 200 and resp.get_json()["title"] == "障害福祉サービス等の種類"
 
 
+def test_every_operation_in_the_capability_statement_is_defined(app: Any, client: Any) -> None:
+    """Each ``operation.definition`` the CapabilityStatement lists resolves: to an
+    OperationDefinition the hub serves at its canonical URL, or to a core FHIR one."""
+    with app.extensions["hub.db"].unit(write=True) as conn:
+        load_conformance(Repository(conn))
+    cs = client.get("/fhir/metadata", headers={"Accept": FHIR_JSON}).get_json()
+    rest = cs["rest"][0]
+    ops = [*rest.get("operation", [])] + [
+        op for r in rest["resource"] for op in r.get("operation", [])
+    ]
+    hub_ops = {
+        op["name"]: op["definition"] for op in ops if op["definition"].startswith(CANONICAL_BASE)
+    }
+    assert {"register", "share-registration", "health-certificate", "break-glass"} <= set(hub_ops)
+    for name, url in hub_ops.items():
+        found = client.get(f"/fhir/OperationDefinition?url={url}", headers={"Accept": FHIR_JSON})
+        entries = found.get_json().get("entry", [])
+        assert [e["resource"]["code"] for e in entries] == [name], url
+    assert {op["definition"] for op in ops} - set(hub_ops.values()) == {
+        "http://hl7.org/fhir/OperationDefinition/Patient-everything"
+    }
+
+
 @pytest.mark.parametrize(
     "key",
     [

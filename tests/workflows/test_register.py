@@ -1,0 +1,60 @@
+"""Change notices (変更届) that remove a section: ``contact-2`` declared and left empty removes
+the second emergency contact; a declared section that is answered is changed, not removed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.access import World, ids
+from tests.workflows.test_end_to_end import (
+    PROV_A,
+    C,
+    _item,
+    _json,
+    form,
+    ok,
+    out,
+    params,
+    register,
+)
+
+CHANGE_ITEM = f"{C}/CodeSystem/registration-change-item"
+
+
+def notice(pid: str, *codes: str, keep_phone: bool = False) -> dict[str, Any]:
+    body = _json(
+        "examples/QuestionnaireResponse-example-emergency-registration-change-response.json"
+    )
+    body.pop("id")
+    body["subject"] = {"reference": pid}
+    _item(body["item"], "change.items")["answer"] = [
+        {"valueCoding": {"system": CHANGE_ITEM, "code": c}} for c in codes
+    ]
+    if not keep_phone:
+        person = _item(body["item"], "person")
+        person["item"] = [i for i in person["item"] if i["linkId"] != "person.phone"]
+    return body
+
+
+def test_notice_removes_contact_2(world: World) -> None:
+    qr = form()
+    _item(qr["item"], "contact.2.agreement")["answer"] = [{"valueBoolean": True}]
+    pid = out(register(world, params(qr, PROV_A)), "patient")
+    office = world.tokens["office"]
+    rp = f"RelatedPerson/{pid.split('/')[1]}"
+    before = sorted(ids(ok(world.get(office, f"RelatedPerson?patient={pid}"))))
+    assert f"{rp}-contact-2" in before
+    # declaring "phone" but answering it changes the phone and removes nothing
+    register(world, params(notice(pid, "phone", keep_phone=True)))
+    assert sorted(ids(ok(world.get(office, f"RelatedPerson?patient={pid}")))) == before
+    # declaring contact-2 with no contact.2 answers: the second contact is gone
+    register(world, params(notice(pid, "contact-2")))
+    after = sorted(ids(ok(world.get(office, f"RelatedPerson?patient={pid}"))))
+    assert after == [r for r in before if r != f"{rp}-contact-2"]
+    assert world.get(office, f"{rp}-contact-2").status_code == 410
+    # the phone number of the earlier notice is kept
+    mobile = [t["value"] for t in ok(world.get(office, pid))["telecom"] if t.get("use") == "mobile"]
+    assert mobile == ["090-0000-0009"]
+    # contact 1 is required: declaring it without answers removes nothing
+    register(world, params(notice(pid, "contact-1")))
+    assert f"{rp}-contact-1" in ids(ok(world.get(office, f"RelatedPerson?patient={pid}")))
