@@ -7,6 +7,7 @@ from typing import Any
 
 from tests.access import World, ids
 from tests.workflows.test_end_to_end import (
+    CORE,
     PROV_A,
     C,
     _item,
@@ -58,3 +59,47 @@ def test_notice_removes_contact_2(world: World) -> None:
     # contact 1 is required: declaring it without answers removes nothing
     register(world, params(notice(pid, "contact-1")))
     assert f"{rp}-contact-1" in ids(ok(world.get(office, f"RelatedPerson?patient={pid}")))
+
+
+def test_core_center_flow_and_the_high_risk_list(world: World) -> None:
+    """A person using no services: the core center keeps them on the high-risk list
+    (ハイリスク者登録台帳: an EpisodeOfCare typed register-list|high-risk), then takes their
+    registration form itself; the form names the same Patient (``subject``)."""
+    core, a = world.tokens["core"], world.tokens["a"]
+    pid = world.create(
+        core,
+        {
+            "resourceType": "Patient",
+            "name": [{"text": "架空 次郎"}, {"text": "カクウ ジロウ"}],
+            "birthDate": "1975-02-03",
+        },
+    )
+    high_risk = {"system": f"{C}/CodeSystem/register-list", "code": "high-risk"}
+    entry = world.create(
+        core,
+        {
+            "resourceType": "EpisodeOfCare",
+            "status": "planned",
+            "type": [{"coding": [high_risk]}],
+            "patient": {"reference": f"Patient/{pid}"},
+            "managingOrganization": {"reference": CORE},
+        },
+    )
+    listed = ok(world.get(core, f"EpisodeOfCare?type={high_risk['system']}|high-risk"))
+    assert ids(listed) == [f"EpisodeOfCare/{entry}"]
+    # no consent yet: nobody else sees the person or the list entry
+    assert world.get(a, f"Patient/{pid}").status_code == 404
+    assert ids(ok(world.get(a, "EpisodeOfCare?type=high-risk"))) == []
+    # the core center takes the form (no services used, no consultation office yet)
+    qr = form()
+    status_group = _item(qr["item"], "status")
+    status_group["item"] = [i for i in status_group["item"] if i["linkId"] != "status.services"] + [
+        {"linkId": "status.services", "answer": [{"valueBoolean": False}]}
+    ]
+    qr["subject"] = {"reference": f"Patient/{pid}"}
+    resp = world.hub.fhir("POST", "Patient/$register", core, params(qr, PROV_A))
+    result = ok(resp)
+    assert out(result, "patient") == f"Patient/{pid}"
+    episode = ok(world.get(core, out(result, "register-entry")))
+    assert episode["managingOrganization"]["reference"] == CORE  # the caller, until assigned
+    assert world.get(a, f"Patient/{pid}").status_code == 200  # the form's consent names A
