@@ -54,6 +54,7 @@ from hub.workflows.registry import (
     consent_id,
     episode,
     episode_id,
+    signer_of,
 )
 
 FORMS = (x.REGISTRATION_FORM, x.CHANGE_FORM)
@@ -220,7 +221,9 @@ def _stale(repo: Repository, pid: str, keep: set[str]) -> list[tuple[str, str]]:
     rows = repo.conn.execute(
         select(s.resource.c.res_type, s.resource.c.res_id).where(
             s.resource.c.res_type.in_(x.DERIVED_TYPES),
-            s.resource.c.res_id.like(prefix + "%"),
+            # a range, not LIKE: it uses the (res_type, res_id) index on SQLite too
+            s.resource.c.res_id >= prefix,
+            s.resource.c.res_id < prefix[:-1] + chr(ord(prefix[-1]) + 1),
             s.resource.c.deleted.is_(False),
         )
     )
@@ -305,7 +308,10 @@ def register(req: FhirRequest, repo: Repository) -> FhirResponse:
     )
     org = getattr(req.context, "organization", None)
     who = actors(sub.given, old_episode, org if isinstance(org, str) else None)
-    granted = consent(pid, who, registration, reg_id, _answers(registration))
+    related = x.contacts(answers, pid)
+    granted = consent(
+        pid, who, registration, reg_id, _answers(registration), signer_of(answers, related)
+    )
     withdrawn = (old_consent or {}).get("status")
     if kind == "change" and withdrawn in WITHDRAWN:
         granted["status"] = withdrawn  # a change notice does not grant again
@@ -314,7 +320,7 @@ def register(req: FhirRequest, repo: Repository) -> FhirResponse:
     resources: list[tuple[dict[str, Any], list[str]]] = [
         (stored_form, []),
         (x.patient(answers, pid, old_patient, number), ["person"]),
-        *((r, [_contact_item(r["id"])]) for r in x.contacts(answers, pid).values()),
+        *((r, [_contact_item(r["id"])]) for r in related.values()),
         *((r, ["status"]) for r in x.clinical(answers, pid).values()),
         *((r, ["certificates"]) for r in x.observations(answers, pid, texts).values()),
         (granted, ["consent.statement"]),

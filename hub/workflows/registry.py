@@ -87,9 +87,17 @@ def permit(refs: list[str], purposes: tuple[str, ...]) -> dict[str, Any]:
 
 
 def consent(
-    pid: str, who: Actors, registration: dict[str, Any], form_id: str, answers: FormAnswers
+    pid: str,
+    who: Actors,
+    registration: dict[str, Any],
+    form_id: str,
+    answers: FormAnswers,
+    signer: str | None = None,
 ) -> dict[str, Any]:
-    """The consent the registration form grants (see the module docstring)."""
+    """The consent the registration form grants (see the module docstring). ``performer`` is
+    the person (signed by themselves), or ``signer`` — the RelatedPerson who signed for them
+    (guardian, proxy) — else still the person, on whose behalf the proxy signed; a reference
+    either way, as the consent engine requires (hub/consent/README.md)."""
     provisions = []
     if who.city:
         provisions.append(permit([who.city], ("CAREMGT",)))
@@ -99,12 +107,7 @@ def consent(
     if who.providers:
         provisions.append(permit(who.providers, PROVIDER_PURPOSES))
     filed = answers.date("filed-date") or str(registration.get("authored", ""))[:10]
-    method = (answers.coding("filer.signature-method") or {}).get("code")
-    performer = (
-        {"reference": f"Patient/{pid}"}
-        if method in (None, "self")
-        else {"display": answers.string("filer.name.kanji") or ""}
-    )
+    performer = {"reference": signer or f"Patient/{pid}"}
     return {
         "resourceType": "Consent",
         "id": consent_id(pid),
@@ -124,6 +127,20 @@ def consent(
         },
         "provision": {"type": "deny", "provision": provisions},
     }
+
+
+def signer_of(answers: FormAnswers, related: dict[str, dict[str, Any]]) -> str | None:
+    """The RelatedPerson who signed the form for the person (signature method not ``self``):
+    the contact or household member whose name is the filer's (spaces ignored)."""
+    method = (answers.coding("filer.signature-method") or {}).get("code")
+    filer = "".join((answers.string("filer.name.kanji") or "").split())
+    if method in (None, "self") or not filer:
+        return None
+    for _, body in sorted(related.items()):
+        names = {"".join(str(n.get("text", "")).split()) for n in body.get("name", [])}
+        if filer in names:
+            return f"RelatedPerson/{body['id']}"
+    return None
 
 
 def episode(

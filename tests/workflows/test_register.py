@@ -103,3 +103,30 @@ def test_core_center_flow_and_the_high_risk_list(world: World) -> None:
     episode = ok(world.get(core, out(result, "register-entry")))
     assert episode["managingOrganization"]["reference"] == CORE  # the caller, until assigned
     assert world.get(a, f"Patient/{pid}").status_code == 200  # the form's consent names A
+
+
+def test_a_form_signed_for_the_person_gives_a_usable_consent(world: World) -> None:
+    """Signed by a proxy (代筆) or guardian: the consent's performer is the RelatedPerson who
+    signed when the form names them as a contact, else the person — always a reference, so the
+    consent gate can read it and the named provider sees the person."""
+    signed = form()
+    contact = _item(signed["item"], "contact.1.name")["answer"][0]["valueString"]
+    _item(signed["item"], "filer.name.kanji")["answer"] = [{"valueString": contact}]
+    method = _item(signed["item"], "filer.signature-method")
+    method["answer"] = [
+        {"valueCoding": {"system": f"{C}/CodeSystem/signature-method", "code": "proxy"}}
+    ]
+    first = register(world, params(signed, PROV_A))
+    pid = out(first, "patient")
+    consent = ok(world.get(world.tokens["office"], out(first, "consent")))
+    assert consent["performer"] == [{"reference": f"RelatedPerson/{pid.split('/')[1]}-contact-1"}]
+    assert world.get(world.tokens["a"], pid).status_code == 200
+    # a proxy the form does not name as a contact: the person is the performer
+    other = form()
+    _item(other["item"], "person.name.kana")["answer"] = [{"valueString": "かくう はなこ"}]
+    _item(other["item"], "filer.name.kanji")["answer"] = [{"valueString": "代筆 太郎"}]
+    _item(other["item"], "filer.signature-method")["answer"] = method["answer"]
+    second = register(world, params(other, PROV_A))
+    consent = ok(world.get(world.tokens["office"], out(second, "consent")))
+    assert consent["performer"] == [{"reference": out(second, "patient")}]
+    assert world.get(world.tokens["a"], out(second, "patient")).status_code == 200
