@@ -172,5 +172,10 @@ from hub.audit.cli import audit_group  # noqa: E402
 
 main.add_command(audit_group)
 
+from hub.seed.cli import demo_command, seed_command  # noqa: E402
+
+main.add_command(seed_command)
+main.add_command(demo_command)
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
