@@ -66,9 +66,10 @@ def test_export_verifies_offline_and_detects_edits(
         assert result.exit_code == 0, result.output
         assert "ok: 12 entries, 1 checkpoints verified" in result.stdout
     lines = export.read_bytes().splitlines()
-    item = orjson.loads(lines[4])  # entry 3
-    item["entry"] = item["entry"].replace("consent", "access", 1)
-    lines[4] = orjson.dumps(item)
+    assert orjson.loads(lines[0])["version"] == 2
+    index, entry = orjson.loads(lines[4])  # entry 3: [index, leaf] with the leaf verbatim
+    assert index == 3 and lines[4] == b"[3," + orjson.dumps(entry) + b"]"
+    lines[4] = lines[4].replace(b"consent", b"access", 1)
     export.write_bytes(b"\n".join(lines) + b"\n")
     pub = str(_public_key(ledger_app, tmp_path))
     result = cli.invoke(main, ["ledger", "verify", "--export", str(export), "--public-key", pub])
@@ -112,3 +113,31 @@ def test_witness_appends_consistent_checkpoints(
     assert result.exit_code == 0, result.output
     # two stored checkpoints plus the two witnessed copies
     assert "4 checkpoints verified" in result.stdout
+
+
+def test_a_format_1_export_still_verifies_and_an_unknown_format_is_refused(
+    ledger_app: Flask, cli: CliRunner, tmp_path: Path
+) -> None:
+    import io
+
+    from hub.ledger.log.export import write_export
+    from hub.ledger.log.keys import LedgerConfig
+
+    build_log(ledger_app)
+    assert cli.invoke(main, ["ledger", "checkpoint"]).exit_code == 0
+    config: LedgerConfig = ledger_app.extensions["hub.ledger"]
+    out = io.BytesIO()
+    with ledger_app.extensions["hub.db"].unit(write=False) as conn:
+        write_export(conn, out, config.origin, config.verifier_key(), version=1)
+    export = tmp_path / "old.jsonl"
+    export.write_bytes(out.getvalue())
+    assert b'"version"' not in out.getvalue().splitlines()[0]
+    pub = str(_public_key(ledger_app, tmp_path))
+    args = ["ledger", "verify", "--export", str(export), "--public-key", pub]
+    result = cli.invoke(main, args)
+    assert result.exit_code == 0 and "ok: 12 entries, 1 checkpoints verified" in result.stdout
+    lines = out.getvalue().splitlines()
+    lines[0] = lines[0].replace(b'"type":"header"', b'"type":"header","version":3')
+    export.write_bytes(b"\n".join(lines) + b"\n")
+    result = cli.invoke(main, args)
+    assert result.exit_code == 1 and "export version 3 is not one this hub reads" in result.stderr

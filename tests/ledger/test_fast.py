@@ -1,10 +1,12 @@
 """The fast path of ``hub ledger verify`` proves exactly what the entry-by-entry path does.
 
-* ``grow``/``root_at`` (level-by-level tree building) agree with ``merkle.append`` for every
-  chunk start and length in a 40-leaf tree;
-* for every tampering kind, over several chunk sizes (aligned or not with subtrees), the
-  report with the fast path equals the report without it, and the tampered chunk is the one
-  re-checked; an untouched log is proved sound without re-checking anything.
+* ``levels``/``extend``/``Subtree.at`` (aligned subtrees joined onto a frontier) agree with
+  ``merkle.append`` for every aligned chunk of a 40-leaf tree and every checkpoint size;
+* for every tampering kind, over several chunk sizes, the report with the fast path equals
+  the report without it, and the tampered chunk is the one re-checked; an untouched log is
+  proved sound without re-checking anything (the same for exports, formats 1 and 2).
+
+Worker processes: ``tests/ledger/test_parallel.py``.
 """
 
 from __future__ import annotations
@@ -16,38 +18,47 @@ import pytest
 from flask import Flask
 from sqlalchemy import Connection, select, update
 
-from hub.ledger import Frontier, append
+from hub.ledger import Frontier
 from hub.ledger.log import fast
+from hub.ledger.log.export import verify_export, write_export
 from hub.ledger.log.keys import LedgerConfig
 from hub.ledger.log.schema import ledger_entry, ledger_node
-from hub.ledger.log.verify import Report, verify_database, verify_export, write_export
+from hub.ledger.log.verify import Report, verify_database
 from hub.store import schema as s
 from tests.ledger.conftest import build_log
 from tests.ledger.helpers import NodeStore, leaf
 from tests.ledger.test_tamper import TAMPERING
 
 
-@pytest.mark.parametrize("pos", [0, 1, 2, 3, 5, 8, 13, 16, 31])
-def test_grow_completes_the_same_nodes_as_append(pos: int) -> None:
+@pytest.mark.parametrize("k", [0, 1, 2, 3, 4])
+def test_aligned_subtrees_join_like_append(k: int) -> None:
     tree = NodeStore([leaf(i) for i in range(40)])
-    for n in range(1, 40 - pos + 1):
-        pending = dict(tree.frontiers[pos].nodes)
-        before = dict(pending)
-        out = fast.grow(pending, pos, tree.leaf_hashes[pos : pos + n])
+    size = 1 << k
+    for end in range(1, 41):
+        frontier = Frontier()
         completed: dict[tuple[int, int], bytes] = {}
-        frontier = tree.frontiers[pos]
-        for h in tree.leaf_hashes[pos : pos + n]:
-            frontier, nodes = append(frontier, h)
-            completed.update({(x.level, x.index): x.hash for x in nodes})
-        got = {
-            (level, (pos >> level) + k): h
-            for level, row in enumerate(out)
-            for k, h in enumerate(row)
-        }
-        assert got == completed, (pos, n)
-        assert Frontier(pos + n, tuple(sorted(pending.items(), reverse=True))) == frontier
-        for size in range(pos + 1, pos + n + 1):
-            assert fast.root_at(size, pos, before, out) == tree.roots[size], (pos, n, size)
+        for begin in range(0, end, size):
+            stop = min(begin + size, end)
+            hashes = tree.leaf_hashes[begin:stop]
+            out = fast.levels(hashes)
+            inner = {
+                (level, (begin >> level) + j): h
+                for level, row in enumerate(out)
+                for j, h in enumerate(row)
+            }
+            sub = fast.subtree(begin, hashes, out, range(41))
+            for at, parts in sub.at.items():
+                assert begin < at < stop
+                assert fast.fold(frontier.nodes + parts) == tree.roots[at], (k, begin, at)
+            nodes, upper = fast.extend(frontier.nodes, begin, sub)
+            assert all(level > k for level, _, _ in upper)
+            completed |= inner | {(level, ix): h for level, ix, h in upper}
+            frontier = Frontier(stop, nodes)
+            assert frontier == tree.frontiers[stop], (k, begin, stop)
+            assert fast.fold(nodes) == tree.roots[stop]
+        # every node appending leaf by leaf completes, and no other
+        done = {key: h for key, h in tree.nodes.items() if (key[1] + 1) << key[0] <= end}
+        assert completed == done
 
 
 def test_entry_pattern_takes_only_what_leaf_bytes_writes() -> None:
@@ -55,20 +66,28 @@ def test_entry_pattern_takes_only_what_leaf_bytes_writes() -> None:
 
     good = leaf_bytes("consent", "Consent/c-1/_history/2", None, 0).decode()
     assert fast.ENTRY.fullmatch(good)
+    assert len(fast.LEAVES.findall("\n".join([good, good]))) == 2
     for bad in (
         good.replace('"kind"', ' "kind"'),
         good.replace("null", '"ABC"'),
         good.replace("/_history/2", "/_history/02"),
         good.replace("}", ',"x":1}'),
+        good.replace("consent", "access", 1),  # an access entry cannot record a Consent
     ):
         assert fast.ENTRY.fullmatch(bad) is None, bad
+        assert fast.LEAVES.findall(bad) == [], bad
 
 
-def _db_report(app: Flask, chunk: int, fast_path: bool) -> Report:
+def _db_report(app: Flask, chunk: int, fast_path: bool, workers: int = 1) -> Report:
     config: LedgerConfig = app.extensions["hub.ledger"]
     with app.extensions["hub.db"].unit(write=False) as conn:
         return verify_database(
-            conn, config.public_key(), config.origin, chunk=chunk, fast_path=fast_path
+            conn,
+            config.public_key(),
+            config.origin,
+            chunk=chunk,
+            fast_path=fast_path,
+            workers=workers,
         )
 
 
@@ -78,6 +97,14 @@ def _edit_node(conn: Connection) -> int:
     h = bytes(conn.execute(select(n.hash).where(*where)).scalar_one())
     conn.execute(update(ledger_node).where(*where).values(hash=bytes([h[0] ^ 1]) + h[1:]))
     return 5
+
+
+def _edit_upper_node(conn: Connection) -> int:
+    n = ledger_node.c
+    where = (n.level == 3, n.idx == 0)  # leaves 0–7: completed by leaf 7, above chunks of 4
+    h = bytes(conn.execute(select(n.hash).where(*where)).scalar_one())
+    conn.execute(update(ledger_node).where(*where).values(hash=bytes([h[0] ^ 1]) + h[1:]))
+    return 7
 
 
 def _edit_current_row(conn: Connection) -> int:
@@ -90,10 +117,21 @@ def _edit_current_row(conn: Connection) -> int:
     return 7
 
 
+def _edit_ref_column(conn: Connection) -> int:
+    e = ledger_entry.c
+    ref = conn.execute(select(e.ref).where(e.idx == 9)).scalar_one()
+    other = conn.execute(select(e.ref).where(e.idx == 10)).scalar_one()
+    assert ref != other
+    conn.execute(update(ledger_entry).where(e.idx == 9).values(ref=other))
+    return 9
+
+
 KINDS: dict[str, Callable[[Connection], int]] = {
     **TAMPERING,
     "edit-a-stored-node": _edit_node,
+    "edit-a-stored-node-above-the-chunks": _edit_upper_node,
     "edit-the-current-resource-row": _edit_current_row,
+    "edit-the-ref-column": _edit_ref_column,
 }
 
 
@@ -102,10 +140,11 @@ def test_an_untouched_log_is_proved_without_rechecking(ledger_app: Flask) -> Non
     with ledger_app.extensions["hub.db"].unit(write=False) as conn:
         data = [bytes(r[0]) for r in conn.execute(select(ledger_entry.c.entry).order_by("idx"))]
     root = NodeStore(data).roots[12]
-    for chunk in (3, 4, 5, 16384):
+    for chunk in (1, 2, 3, 4, 5, 16384):
         report, slow = _db_report(ledger_app, chunk, True), _db_report(ledger_app, chunk, False)
         assert report.ok and report.entries == 12 and report.rechecked == 0, report.problems
         assert slow.ok and (slow.size, slow.root) == (report.size, report.root) == (12, root)
+        assert slow.rechecked == -(-12 // (1 << (chunk.bit_length() - 1)))
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
@@ -113,7 +152,7 @@ def test_fast_path_reports_every_tampering_like_the_slow_path(ledger_app: Flask,
     build_log(ledger_app)
     with ledger_app.extensions["hub.db"].unit(write=True) as conn:
         expected = KINDS[kind](conn)
-    for chunk in (4, 5, 16384):
+    for chunk in (2, 4, 16384):
         quick, slow = _db_report(ledger_app, chunk, True), _db_report(ledger_app, chunk, False)
         assert [str(p) for p in quick.problems] == [str(p) for p in slow.problems]
         assert quick.problems and next(p.index for p in quick.problems if p.index is not None) == (
@@ -124,36 +163,98 @@ def test_fast_path_reports_every_tampering_like_the_slow_path(ledger_app: Flask,
             assert quick.rechecked <= slow.rechecked - expected // chunk
 
 
-def _export_lines(app: Flask) -> list[bytes]:
+def test_checkpoints_inside_chunks_are_checked(ledger_app: Flask) -> None:
+    """Checkpoints at sizes 12 and 17 fall inside chunks of 8 and 16 (``Subtree.at``)."""
+    from hub.ledger.log import store
+
+    ids = build_log(ledger_app)
+    config: LedgerConfig = ledger_app.extensions["hub.ledger"]
+    db = ledger_app.extensions["hub.db"]
+    with db.unit(write=True) as conn:
+        store.make_checkpoint(conn, config)
+    for _ in range(5):
+        assert ledger_app.test_client().get(f"/fhir/Patient/{ids['patient']}").status_code == 200
+    with db.unit(write=True) as conn:
+        store.make_checkpoint(conn, config)
+    for chunk in (8, 16):
+        report = _db_report(ledger_app, chunk, True)
+        assert report.ok and report.checkpoints == 2 and report.rechecked == 0, report.problems
+    with db.unit(write=True) as conn:
+        TAMPERING["edit-a-byte-of-an-entry"](conn)  # entry 5, under both checkpoints
+    for chunk in (8, 16):
+        quick, slow = _db_report(ledger_app, chunk, True), _db_report(ledger_app, chunk, False)
+        assert [str(p) for p in quick.problems] == [str(p) for p in slow.problems]
+        assert any("checkpoint #1 of size 12" in str(p) for p in quick.problems)
+
+
+def _export_lines(app: Flask, version: int = 2) -> list[bytes]:
     config: LedgerConfig = app.extensions["hub.ledger"]
     out = io.BytesIO()
     with app.extensions["hub.db"].unit(write=False) as conn:
-        write_export(conn, out, config.origin, config.verifier_key())
+        write_export(conn, out, config.origin, config.verifier_key(), version=version)
     return out.getvalue().splitlines()
 
 
-@pytest.mark.parametrize(
-    "edit",
-    [
+EDITS: dict[int, list[Callable[[bytes], bytes]]] = {
+    1: [
         lambda line: line.replace(b"access", b"consent", 1),
         lambda line: line.replace(b'\\"time\\"', b'\\"Time\\"'),
         lambda line: line.replace(b'"index":7', b'"index":70'),
         lambda line: line.replace(b"_history/1", b"_history/01"),
+        lambda line: line.replace(b'"entry":"{', b'"entry":"{ '),
+        lambda line: line[:-1],  # not JSON
     ],
-)
+    2: [
+        lambda line: line.replace(b"access", b"consent", 1),
+        lambda line: line.replace(b'"time"', b'"Time"'),
+        lambda line: line.replace(b"[7,", b"[70,"),
+        lambda line: line.replace(b"_history/1", b"_history/01"),
+        lambda line: line.replace(b"[7,", b"[07,"),
+        lambda line: line[:-1],  # no closing bracket
+        lambda line: line.replace(b"}]", b"} ]"),
+    ],
+}
+
+
+@pytest.mark.parametrize(("version", "edit"), [(v, n) for v in EDITS for n in range(len(EDITS[v]))])
 def test_export_fast_path_reports_like_the_slow_path(
-    ledger_app: Flask, edit: Callable[[bytes], bytes]
+    ledger_app: Flask, version: int, edit: int
 ) -> None:
     build_log(ledger_app)
     config: LedgerConfig = ledger_app.extensions["hub.ledger"]
-    lines = _export_lines(ledger_app)
+    lines = _export_lines(ledger_app, version)
     key = config.public_key()
     for chunk in (4, 5, 16384):
         report = verify_export(lines, key, config.origin, chunk=chunk)
         assert report.ok and report.rechecked == 0 and report.entries == 12
-    lines[8] = edit(lines[8])  # entry 7
-    for chunk in (4, 5, 16384):
+    lines[8] = EDITS[version][edit](lines[8])  # entry 7
+    for chunk in (2, 4, 16384):
         quick = verify_export(lines, key, config.origin, chunk=chunk)
         slow = verify_export(lines, key, config.origin, chunk=chunk, fast_path=False)
         assert [str(p) for p in quick.problems] == [str(p) for p in slow.problems]
-        assert quick.problems[0].index == 7 and quick.rechecked >= 1
+        assert quick.problems[0].index == 7 and quick.rechecked >= 1, quick.problems
+
+
+def test_an_export_with_entry_lines_out_of_place_is_read_line_by_line(ledger_app: Flask) -> None:
+    """Version 1 lines reordered by hand (the checkpoint first, an entry line respelled) are
+    still read: every entry in file order, each checkpoint wherever it is."""
+    import orjson
+
+    build_log(ledger_app)
+    config: LedgerConfig = ledger_app.extensions["hub.ledger"]
+    from hub.ledger.log import store
+
+    with ledger_app.extensions["hub.db"].unit(write=True) as conn:
+        store.make_checkpoint(conn, config)
+    lines = _export_lines(ledger_app, 1)
+    assert orjson.loads(lines[-1])["type"] == "checkpoint"
+    item = orjson.loads(lines[3])
+    lines[3] = orjson.dumps({"index": item["index"], "entry": item["entry"], "type": "entry"})
+    lines = [lines[0], lines[-1], *lines[1:-1]]
+    report = verify_export(lines, config.public_key(), config.origin)
+    assert report.ok and report.entries == 12 and report.checkpoints == 1, report.problems
+    assert report.rechecked >= 1  # not on the fast path
+    lines.insert(5, b'{"type":"note"}')
+    lines[8] = lines[8].replace(b"access", b"consent", 1)  # entry 5 (after the note)
+    report = verify_export(lines, config.public_key(), config.origin)
+    assert report.problems[0].index == 5

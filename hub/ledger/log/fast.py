@@ -1,218 +1,251 @@
-"""The fast path of ``hub ledger verify``: whole chunks of entries proved sound at once.
+"""The fast path of ``hub ledger verify``: aligned subtrees of entries proved sound at once.
 
 ``verify.Rebuild`` checks one entry at a time and says exactly what is wrong; that costs
-microseconds of Python per entry. Here a chunk (thousands of entries) is checked with list
-comprehensions over raw DB-API rows, ``hashlib.sha256`` called directly, and C-level list
-comparisons; the answer is only "the whole chunk is sound" or "look closer". On "look
-closer" the caller re-runs the chunk through ``Rebuild`` from the same frontier, so every
-problem is still found and named, in the same words, at the same first bad index. The fast
-path checks everything the slow one does (module docstring of ``verify``, steps 1–5):
+microseconds of Python per entry. Here a *chunk* — entries ``[begin, end)`` with ``begin`` a
+multiple of a power of two ``2^k`` and at most ``2^k`` entries, i.e. one perfect subtree of the
+RFC 9162 §2.1.1 tree, or the left part of the last one — is checked with one SQL query, one
+regular expression over the whole chunk, ``hashlib.sha256`` called directly and C-level list
+comparisons. The answer is only :class:`Subtree` ("the whole chunk is sound, and these are its
+subtree hashes") or None ("look closer"): on None the caller re-runs the chunk through
+``Rebuild`` from the same frontier, so every problem is still found and named, in the same
+words, at the same first bad index.
 
-* indexes: the chunk's rows are ``pos … pos+n-1`` (primary key, ordered: first and last
-  suffice), and none of them records a version recorded before (``dup_at``);
-* leaf bytes: :data:`ENTRY` accepts only exactly what ``entries.leaf_bytes`` writes — so the
-  bytes are canonical JSON without re-serialising them — and the ``kind``/``ref`` columns
-  and the ref's resource type must agree with them;
+A chunk depends on no other chunk (the hash of an aligned subtree is a function of its own
+leaves only), so chunks can be proved in any order, in worker processes each with its own
+database connection (``hub.ledger.log.parallel``); :func:`extend` then joins the subtree hashes
+onto the frontier in index order, completing the nodes above level ``k``.
+
+What a chunk proves is everything the slow path checks (``verify`` module docstring, steps
+1–4); checkpoints (step 5) and the nodes above level ``k`` are checked by the caller with
+:attr:`Subtree.at` and :func:`extend`:
+
+* indexes: the rows are exactly ``begin … end-1`` (the ``dup_at`` check is the caller's);
+* leaf bytes: every entry matches :data:`ENTRY` (exactly what ``entries.leaf_bytes`` writes —
+  canonical JSON, without re-serialising it; the kind agrees with the ref's type), and the
+  ``kind``/``ref`` columns are the entry's (SQL: the entry starts with
+  ``{"kind":"<kind>","ref":"<ref>","sha256":`` built from the columns);
 * leaf hashes: ``SHA-256(0x00 ‖ entry)`` (RFC 9162 §2.1.1) equals the stored column;
-* content: every recorded version exists and ``SHA-256(content)`` equals the entry's sha256;
-  the current resource row must exist and, while it is that version, hold the same bytes
-  (byte equality with a version whose hash was just checked proves the same as hashing it);
-* tree: :func:`grow` rebuilds the perfect subtrees level by level (RFC 9162 §2.1.1,
-  ``node = SHA-256(0x01 ‖ left ‖ right)``), and every node completed in the chunk must equal
-  the stored ``ledger_node`` row ``(level, idx)``; roots at checkpoint sizes must match.
+* content: the version the ``ref`` column names exists and ``SHA-256(content)`` is the entry's
+  ``sha256``; its resource row exists and, while it is that version, holds the same bytes
+  (SQL byte equality with a version whose hash was just checked proves what hashing would);
+* tree: the perfect subtrees of the chunk, level by level (``SHA-256(0x01 ‖ left ‖ right)``),
+  equal the stored ``ledger_node`` rows ``(level, idx)`` for every level up to ``k``.
+
+An export chunk (``export_subtree``) proves indexes, leaf bytes and the subtree hashes.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from hashlib import sha256
-from typing import Any, cast
-
-from sqlalchemy import Connection
-
-from hub.ledger.hasher import EMPTY_ROOT
+from typing import Any
 
 P0, P1 = b"\x00", b"\x01"
 _TIME = r'"time":"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z"'
-ENTRY = re.compile(
-    r'\{"kind":"(access|consent)","ref":"((AuditEvent|Consent)/([A-Za-z0-9\-.]{1,64})'
-    r'/_history/[1-9][0-9]{0,17})","sha256":(?:"([0-9a-f]{64})"|null),' + _TIME + r"\}"
-)
-"""Exactly the leaves ``entries.leaf_bytes`` writes (kind, ref, type, id, sha256 groups)."""
 
-EXPORT_LINE = re.compile(
-    rb'\{"type":"entry","index":(0|[1-9][0-9]{0,17}),"entry":"(\{\\"kind\\":\\"'
+
+def _leaf(sha: str) -> str:
+    return (
+        r'\{"kind":"(?:access","ref":"AuditEvent|consent","ref":"Consent)/[A-Za-z0-9\-.]{1,64}'
+        r'/_history/[1-9][0-9]{0,17}","sha256":(?:"' + sha + r'"|null),' + _TIME + r"\}"
+    )
+
+
+_LEAF = _leaf("([0-9a-f]{64})")
+ENTRY = re.compile(_LEAF)
+"""Exactly the leaves ``entries.leaf_bytes`` writes (group 1: the sha256 hex, if not null)."""
+
+LEAVES = re.compile(f"^{_LEAF}$", re.MULTILINE)
+"""Over leaves joined by newlines: one match per well-formed leaf, yielding its sha256 hex
+(``""`` for null). n matches over n leaves holding n - 1 newlines: all n are well-formed."""
+
+_INDEX = rb"(0|[1-9][0-9]{0,17})"
+EXPORT_V1 = re.compile(
+    rb'\{"type":"entry","index":' + _INDEX + rb',"entry":"(\{\\"kind\\":\\"'
     rb'(?:access\\",\\"ref\\":\\"AuditEvent|consent\\",\\"ref\\":\\"Consent)'
     rb'/[A-Za-z0-9\-.]{1,64}/_history/[1-9][0-9]{0,17}\\",\\"sha256\\":'
     rb'(?:\\"[0-9a-f]{64}\\"|null),\\"time\\":\\"[0-9]{4}-[0-9]{2}-[0-9]{2}'
     rb'T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z\\"\})"\}'
 )
-"""An export line (``write_export``) whose entry is a well-formed leaf; its only escapes are
-``\\"``, so the leaf bytes are the escaped text with ``\\"`` replaced by ``"``."""
+"""A version-1 export line whose entry is a well-formed leaf (index, escaped leaf); its only
+escapes are ``\\"``, so the leaf bytes are the escaped text with ``\\"`` replaced by ``"``."""
 
-_PAIRS = {("access", "AuditEvent"), ("consent", "Consent")}
+EXPORT_V2 = re.compile(rb"\[" + _INDEX + rb",(" + _leaf("[0-9a-f]{64}").encode() + rb")\]")
+"""A version-2 export line ``[index,leaf]`` with the leaf bytes verbatim (index, leaf)."""
+
+EXPORT_LINES = {
+    1: re.compile(b"^" + EXPORT_V1.pattern + b"$", re.MULTILINE),
+    2: re.compile(b"^" + EXPORT_V2.pattern + b"$", re.MULTILINE),
+}
 
 
-def grow(pending: dict[int, bytes], pos: int, hashes: list[bytes]) -> list[list[bytes]]:
-    """Append leaf hashes ``pos, pos+1, …`` to the frontier ``pending`` (level → hash of the
-    perfect subtree awaiting its right sibling; updated in place).
+@dataclass(frozen=True, slots=True)
+class Subtree:
+    """Entries ``[begin, end)`` proved sound (``begin`` a multiple of a power of two ≥ their
+    number): their own perfect subtrees (one per set bit of ``end - begin``, highest level
+    first) and, for each checkpoint size ``s`` strictly inside, those of ``[begin, s)``."""
 
-    Returns the nodes completed, per level: ``out[L]`` holds nodes ``(L, pos >> L)`` onward
-    (``out[0]`` is ``hashes``). Each level is one list comprehension over the level below.
-    """
-    out = [hashes]
-    cur, start, level = hashes, pos, 0
-    while cur:
-        seq = [pending.pop(level), *cur] if start & 1 else cur
-        if len(seq) & 1:
-            pending[level] = seq[-1]
-        nxt = [sha256(P1 + a + b).digest() for a, b in zip(seq[::2], seq[1::2], strict=False)]
-        if nxt:
-            out.append(nxt)
-        cur, start, level = nxt, start >> 1, level + 1
+    begin: int
+    end: int
+    nodes: tuple[tuple[int, bytes], ...]
+    at: dict[int, tuple[tuple[int, bytes], ...]]
+
+
+def levels(hashes: list[bytes]) -> list[list[bytes]]:
+    """Every perfect subtree of leaves starting at an aligned position: ``out[L][j]`` is node
+    ``(L, begin >> L) + j``, the hash of leaves ``j·2^L … (j+1)·2^L - 1`` of ``hashes``."""
+    out, cur = [hashes], hashes
+    while len(cur) > 1:
+        cur = [sha256(P1 + a + b).digest() for a, b in zip(cur[::2], cur[1::2], strict=False)]
+        out.append(cur)
     return out
 
 
-def root_at(size: int, pos: int, before: dict[int, bytes], out: list[list[bytes]]) -> bytes:
-    """MTH of the first ``size`` leaves (pos < size ≤ pos + len(out[0])) after :func:`grow`,
-    from the frontier ``before`` it and the nodes it completed (RFC 9162 §2.1.1)."""
-    parts = []
-    for level in range(size.bit_length() - 1, -1, -1):
-        if size >> level & 1:
-            idx, first = (size >> level) - 1, pos >> level
-            parts.append(out[level][idx - first] if idx >= first else before[level])
-    if not parts:
-        return EMPTY_ROOT
-    acc = parts[-1]
-    for h in reversed(parts[:-1]):
+def _parts(out: list[list[bytes]], m: int) -> tuple[tuple[int, bytes], ...]:
+    """The perfect subtrees covering the first ``m`` leaves of ``out``, highest level first."""
+    bits = range(m.bit_length() - 1, -1, -1)
+    return tuple((level, out[level][(m >> level) - 1]) for level in bits if m >> level & 1)
+
+
+def subtree(
+    begin: int, hashes: list[bytes], out: list[list[bytes]], sizes: Sequence[int]
+) -> Subtree:
+    """The :class:`Subtree` of leaf hashes ``hashes`` from ``begin`` (``out``: their levels)."""
+    end = begin + len(hashes)
+    at = {s: _parts(out, s - begin) for s in sizes if begin < s < end}
+    return Subtree(begin, end, _parts(out, len(hashes)), at)
+
+
+def extend(
+    nodes: tuple[tuple[int, bytes], ...], size: int, sub: Subtree
+) -> tuple[tuple[tuple[int, bytes], ...], list[tuple[int, int, bytes]]]:
+    """The frontier of ``size`` leaves (``nodes``, highest level first) followed by ``sub``
+    (``sub.begin == size``): its nodes, and the nodes ``(level, idx, hash)`` completed by
+    joining (levels above the chunk's; RFC 9162 §2.1.1, as ``merkle.append``)."""
+    stack = list(nodes)
+    completed: list[tuple[int, int, bytes]] = []
+    pos = size
+    for level, h in sub.nodes:
+        start, pos = pos, pos + (1 << level)
+        while stack and stack[-1][0] == level:
+            _, left = stack.pop()
+            h = sha256(P1 + left + h).digest()
+            start -= 1 << level
+            level += 1
+            completed.append((level, start >> level, h))
+        stack.append((level, h))
+    return tuple(stack), completed
+
+
+def fold(nodes: Sequence[tuple[int, bytes]]) -> bytes | None:
+    """MTH of the leaves a frontier covers (RFC 9162 §2.1.1); None for no nodes."""
+    if not nodes:
+        return None
+    acc = nodes[-1][1]
+    for _, h in reversed(nodes[:-1]):
         acc = sha256(P1 + h + acc).digest()
     return acc
 
 
-def roots_ok(
-    pos: int, n: int, before: dict[int, bytes], out: list[list[bytes]], by_size: dict[int, Any]
-) -> bool:
-    """Every checkpoint of a size in (pos, pos + n] has the recomputed root (``before``: the
-    frontier before :func:`grow`)."""
-    for size, cps in by_size.items():
-        if pos < size <= pos + n:
-            root = root_at(size, pos, before, out)
-            if any(cp.root != root for _, cp in cps):
-                return False
-    return True
+# -- the database -----------------------------------------------------------------------------
 
 
-def param(conn: Connection) -> str:
-    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
-
-
-def fetch(conn: Connection, sql: str, params: Sequence[Any]) -> list[Any]:
-    """Rows of a raw DB-API query in the connection's transaction (``?`` placeholders)."""
-    if param(conn) != "?":
-        sql = sql.replace("?", "%s")
-    cur = conn.connection.cursor()
-    try:
-        cur.execute(sql, tuple(params))
-        return list(cur.fetchall())
-    finally:
-        cur.close()
-
-
-def entries_sql(conn: Connection) -> str:
-    """Entries ``[?, ?)`` in index order, each with what its ``ref`` column names: the stored
-    content of that version, and ``ok`` — 1 when the version and the resource row exist and
-    the row, while it is that version, holds the same bytes (index look-ups by parsed ref)."""
-    if conn.dialect.name == "sqlite":
+def entries_sql(dialect: str) -> str:
+    """Entries ``[?, ?)`` in index order with the stored content of the version their ``ref``
+    column names — only those whose columns are their entry's, whose version and resource row
+    exist, and whose resource row, while it is that version, holds the same bytes. The row is
+    found by the version's ``rid`` (one primary-key look-up; a row found only by type and id,
+    as the slow path finds it, makes the chunk "look closer"); SQLite's ``CROSS JOIN`` keeps its
+    planner to this order."""
+    prefix = """'{"kind":"' || e.kind || '","ref":"' || e.ref || '","sha256":'"""
+    if dialect == "sqlite":
         rest = "substr(e.ref, instr(e.ref, '/') + 1)"
         res_type = "substr(e.ref, 1, instr(e.ref, '/') - 1)"
         res_id = f"substr({rest}, 1, instr({rest}, '/_history/') - 1)"
         version = f"CAST(substr({rest}, instr({rest}, '/_history/') + 10) AS INTEGER)"
-        same = "IS"
+        starts = f"instr(e.entry, CAST({prefix} AS BLOB)) = 1"
+        same, join = "IS", "CROSS JOIN"
     else:
         res_type, res_id = "split_part(e.ref, '/', 1)", "split_part(e.ref, '/', 2)"
         v = "split_part(e.ref, '/', 4)"
         version = f"CASE WHEN {v} ~ '^[1-9][0-9]{{0,8}}$' THEN CAST({v} AS INTEGER) END"
-        same = "IS NOT DISTINCT FROM"
+        starts = f"position(convert_to({prefix}, 'UTF8') in e.entry) = 1"
+        same, join = "IS NOT DISTINCT FROM", "JOIN"
     return (
-        "SELECT e.idx, e.kind, e.ref, e.entry, e.leaf_hash, v.content, "
-        "CASE WHEN v.vid IS NULL OR r.rid IS NULL THEN 0 WHEN r.version_id <> v.version_id "
-        f"THEN 1 WHEN r.content {same} v.content THEN 1 ELSE 0 END "
-        "FROM ledger_entry e "
-        f"LEFT JOIN resource_version v ON v.res_type = {res_type} AND v.res_id = {res_id} "
+        "SELECT e.idx, e.entry, e.leaf_hash, v.content FROM ledger_entry e "
+        f"{join} resource_version v ON v.res_type = {res_type} AND v.res_id = {res_id} "
         f"AND v.version_id = {version} "
-        "LEFT JOIN resource r ON r.res_type = v.res_type AND r.res_id = v.res_id "
-        "WHERE e.idx >= ? AND e.idx < ? ORDER BY e.idx"
+        f"{join} resource r ON r.rid = v.rid AND r.res_type = v.res_type "
+        "AND r.res_id = v.res_id "
+        f"WHERE e.idx >= ? AND e.idx < ? AND {starts} "
+        f"AND (r.version_id <> v.version_id OR r.content {same} v.content) ORDER BY e.idx"
     )
 
 
-def database_chunk(
-    conn: Connection,
-    pos: int,
-    rows: Sequence[Any],
-    pending: dict[int, bytes],
-    by_size: dict[int, Any],
-    dup_at: dict[int, Any],
-) -> dict[int, bytes] | None:
-    """The frontier after ``rows`` (of :func:`entries_sql`, the first expected at ``pos``) if
-    the whole chunk is sound, else None."""
-    n = len(rows)
-    idxs, kinds, refs, datas, stored, contents, current = zip(*rows, strict=True)
-    if idxs[0] != pos or idxs[-1] != pos + n - 1 or 0 in current:
+def nodes_sql(begin: int, counts: Sequence[int]) -> tuple[str, tuple[int, ...]]:
+    """The stored nodes ``(L, (begin >> L) + j)``, ``j < counts[L]``, by level then index."""
+    parts, params = [], []
+    for level, count in enumerate(counts):
+        parts.append("(level = ? AND idx >= ? AND idx < ?)")
+        params += [level, begin >> level, (begin >> level) + count]
+    sql = f"SELECT hash FROM ledger_node WHERE {' OR '.join(parts)} ORDER BY level, idx"
+    return sql, tuple(params)
+
+
+def fetch(cur: Any, qmark: bool, sql: str, params: Sequence[Any]) -> list[Any]:
+    """Rows of a raw DB-API query (``?`` placeholders; ``%s`` unless ``qmark``)."""
+    cur.execute(sql if qmark else sql.replace("?", "%s"), tuple(params))
+    return list(cur.fetchall())
+
+
+def database_subtree(
+    cur: Any, dialect: str, begin: int, end: int, sizes: Sequence[int]
+) -> Subtree | None:
+    """Entries ``[begin, end)`` (module docstring) through the DB-API cursor ``cur``."""
+    n, qmark = end - begin, dialect == "sqlite"
+    rows = fetch(cur, qmark, entries_sql(dialect), (begin, end))
+    if len(rows) != n or n == 0:
         return None
-    if dup_at and any(i in dup_at for i in idxs):
+    idxs, datas, stored, contents = zip(*rows, strict=True)
+    if list(idxs) != list(range(begin, end)):
         return None
     try:
-        maybe = [ENTRY.fullmatch(d.decode()) for d in datas]
-        if None in maybe:
-            return None
-        matches = cast(list[re.Match[str]], maybe)
-        if [m.group(1, 2) for m in matches] != list(zip(kinds, refs, strict=True)):
-            return None
-        if not {m.group(1, 3) for m in matches} <= _PAIRS:
+        text = b"\n".join(datas).decode("utf-8")
+        found = LEAVES.findall(text)
+        if len(found) != n or text.count("\n") != n - 1:
             return None
         hashes = [sha256(P0 + d).digest() for d in datas]
         if list(stored) != hashes:
             return None
-        digests = [sha256(c).hexdigest() if c is not None else None for c in contents]
-        if digests != [m[5] for m in matches]:
+        if [sha256(c).hexdigest() if c is not None else "" for c in contents] != found:
             return None
-    except (AttributeError, TypeError, UnicodeDecodeError):  # a tampered cell of another type
+    except (TypeError, UnicodeDecodeError):  # a tampered cell of another type
         return None
-    new = dict(pending)
-    out = grow(new, pos, hashes)
-    if not nodes_ok(conn, pos, out) or not roots_ok(pos, n, pending, out, by_size):
+    out = levels(hashes)
+    sql, params = nodes_sql(begin, [len(row) for row in out])
+    if [r[0] for r in fetch(cur, qmark, sql, params)] != [h for row in out for h in row]:
         return None
-    return new
+    return subtree(begin, hashes, out, sizes)
 
 
-def nodes_ok(conn: Connection, pos: int, out: list[list[bytes]]) -> bool:
-    """The stored nodes completed in the chunk are exactly the recomputed ones."""
-    for level, hashes in enumerate(out):
-        first = pos >> level
-        rows = fetch(
-            conn,
-            "SELECT hash FROM ledger_node WHERE level = ? AND idx >= ? AND idx < ? ORDER BY idx",
-            (level, first, first + len(hashes)),
-        )
-        if [r[0] for r in rows] != hashes:
-            return False
-    return True
+# -- an export ----------------------------------------------------------------------------------
 
 
-def export_chunk(
-    pos: int,
-    idxs: list[int],
-    datas: list[bytes],
-    formed: list[bool],
-    pending: dict[int, bytes],
-    by_size: dict[int, Any],
-) -> dict[int, bytes] | None:
-    """As :func:`database_chunk` for an export: indexes, leaf bytes and whether EXPORT_LINE
-    proved each well-formed; no columns, stored hashes, nodes or contents to compare."""
-    if not all(formed) or idxs != list(range(pos, pos + len(idxs))):
+def export_subtree(
+    lines: Sequence[bytes], version: int, begin: int, sizes: Sequence[int]
+) -> Subtree | None:
+    """Entry lines of an export holding entries ``begin …`` (module docstring)."""
+    n = len(lines)
+    text = b"\n".join(lines)
+    found = EXPORT_LINES[version].findall(text)
+    if len(found) != n or n == 0 or text.count(b"\n") != n - 1:
         return None
-    hashes = [sha256(P0 + d).digest() for d in datas]
-    new = dict(pending)
-    out = grow(new, pos, hashes)
-    return new if roots_ok(pos, len(idxs), pending, out, by_size) else None
+    idxs, leaves = zip(*found, strict=True)
+    if list(map(int, idxs)) != list(range(begin, begin + n)):
+        return None
+    if version == 1:
+        leaves = tuple(x.replace(b'\\"', b'"') for x in leaves)
+    hashes = [sha256(P0 + d).digest() for d in leaves]
+    return subtree(begin, hashes, levels(hashes), sizes)

@@ -15,25 +15,32 @@ From the database (``verify_database``), entry by entry in index order:
 6. finally the state row must hold the recomputed size and root, and every AuditEvent and
    Consent version written since the ledger began must have an entry.
 
-The first problem names the first bad index. ``verify_export`` runs steps 1, 2, 4 (roots
-only) and 5 over an export file, with no database.
+The first problem names the first bad index. ``verify_export`` (``hub.ledger.log.export``)
+runs steps 1, 2, 4 (roots only) and 5 over an export file, with no database.
+
+Speed: the log is cut into chunks that are aligned subtrees; each is first tried on the fast
+path (``hub.ledger.log.fast``: "sound" or "look closer"), in worker threads over their own
+connections when asked (``workers``, ``hub.ledger.log.parallel``), and the subtree hashes are
+joined in index order (:meth:`Rebuild.join`). A chunk not proved sound is re-checked here entry
+by entry from the same frontier, so the report is the same whichever path or how many workers.
 """
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any
+from functools import partial
+from typing import Any
 
-import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Connection, String, cast, func, select
 
 from hub.ledger.checkpoint import Checkpoint, SignatureError, open_checkpoint
 from hub.ledger.hasher import EMPTY_ROOT, leaf_hash
-from hub.ledger.log import fast, store
+from hub.ledger.log import fast, parallel, store
 from hub.ledger.log.entries import Leaf, LeafError, content_digest, parse_leaf
 from hub.ledger.log.schema import ledger_checkpoint, ledger_entry, ledger_node, ledger_state
 from hub.ledger.merkle import Frontier, append
@@ -62,6 +69,8 @@ class Report:
     problems: list[Problem] = field(default_factory=list)
     #: chunks the fast path could not prove sound, re-checked entry by entry
     rechecked: int = 0
+    #: processes that proved chunks (1: this one alone)
+    workers: int = 1
 
     @property
     def ok(self) -> bool:
@@ -134,12 +143,25 @@ class Rebuild:
         if self.frontier.size in self.by_size:
             self._roots(self.frontier.size)
 
-    def advance(self, size: int, pending: dict[int, bytes]) -> None:
-        """Accept a chunk the fast path proved sound: the frontier after it, checkpoints of
-        sizes up to ``size`` done."""
-        self.frontier = Frontier(size, tuple(sorted(pending.items(), reverse=True)))
-        for done in [k for k in self.by_size if k <= size]:
+    def join(self, sub: fast.Subtree, upper: dict[tuple[int, int], bytes] | None) -> bool:
+        """Accept a chunk the fast path proved sound if it starts where the tree ends, every
+        checkpoint inside or at its end has the joined root and (``upper`` given) every stored
+        node the join completes is the joined one; else change nothing and return False."""
+        size, before = self.frontier.size, self.frontier.nodes
+        if sub.begin != size:
+            return False
+        nodes, completed = fast.extend(before, size, sub)
+        roots = {at: fast.fold(before + parts) for at, parts in sub.at.items()}
+        roots[sub.end] = fast.fold(nodes)
+        for at, root in roots.items():
+            if any(cp.root != root for _, cp in self.by_size.get(at, ())):
+                return False
+        if upper is not None and any(upper.get((lv, ix)) != h for lv, ix, h in completed):
+            return False
+        self.frontier = Frontier(sub.end, nodes)
+        for done in [k for k in self.by_size if size < k <= sub.end]:
             del self.by_size[done]
+        return True
 
     def _roots(self, size: int) -> None:
         root = self.frontier.root()
@@ -236,16 +258,37 @@ def _unledgered(conn: Connection, base_vid: int, recorded: int, limit: int) -> l
     return [str(row[0]) for row in rows]
 
 
+def chunks(end: int, size: int, by_size: Iterable[int]) -> list[tuple[int, int, list[int]]]:
+    """``(begin, end, checkpoint sizes strictly inside)`` of each chunk of ``[0, end)``."""
+    sizes = sorted(by_size)
+    out = []
+    for begin in range(0, end, size):
+        stop = min(begin + size, end)
+        inside = sizes[bisect.bisect_right(sizes, begin) : bisect.bisect_left(sizes, stop)]
+        out.append((begin, stop, inside))
+    return out
+
+
+_ENTRIES_SQL = (
+    "SELECT idx, kind, ref, entry, leaf_hash FROM ledger_entry WHERE idx >= ? AND idx < ? "
+    "ORDER BY idx"
+)
+
+
 def _slow_chunk(
-    conn: Connection,
-    rebuild: Rebuild,
-    rows: Sequence[tuple[Any, ...]],
-    dup_at: dict[int, tuple[str, int]],
-    levels: int,
+    conn: Connection, rebuild: Rebuild, begin: int, end: int, dup_at: dict[int, tuple[str, int]]
 ) -> None:
-    """Entry by entry, naming every problem (a chunk the fast path did not prove sound)."""
+    """Entries ``[begin, end)`` one by one, naming every problem (a chunk the fast path did
+    not prove sound)."""
+    qmark = conn.dialect.paramstyle == "qmark"
+    cur = conn.connection.cursor()
+    try:
+        rows = fast.fetch(cur, qmark, _ENTRIES_SQL, (begin, end))
+    finally:
+        cur.close()
     pos = rebuild.frontier.size
     n = ledger_node.c
+    levels = max(end, pos + len(rows), 1).bit_length()
     nodes = {
         (int(lv), int(ix)): _b(h)
         for lv, ix, h in conn.execute(
@@ -257,12 +300,22 @@ def _slow_chunk(
         with contextlib.suppress(LeafError):  # reported by Rebuild.add
             leaves[int(row[0])] = parse_leaf(_b(row[3]))
     check = _contents(conn, list(leaves.values()))
-    for idx_, kind, ref, data, stored, *_ in rows:
+    for idx_, kind, ref, data, stored in rows:
         idx = int(idx_)
         if idx in dup_at:
             ref0, first = dup_at[idx]
             rebuild.problem(rebuild.frontier.size, f"{ref0} is recorded again (first at {first})")
         rebuild.add(idx, _b(data), _b(stored), (kind, ref), check, nodes, leaves.get(idx))
+
+
+def _local_chunk(
+    conn: Connection, begin: int, end: int, sizes: Sequence[int]
+) -> fast.Subtree | None:
+    cur = conn.connection.cursor()
+    try:
+        return fast.database_subtree(cur, conn.dialect.name, begin, end, sizes)
+    finally:
+        cur.close()
 
 
 def verify_database(
@@ -274,12 +327,15 @@ def verify_database(
     chunk: int = 16384,
     max_problems: int = 10,
     fast_path: bool = True,
+    workers: int = 1,
 ) -> Report:
     """Steps 1–6 of the module docstring over the database behind ``conn``.
 
-    Each chunk is first tried on the fast path (``hub.ledger.log.fast``), which only says
-    "sound"; any other chunk is re-checked entry by entry (``fast_path=False``: all of them),
-    which names every problem — so the report is the same either way, only slower."""
+    Chunks of ``chunk`` entries (rounded down to a power of two: aligned subtrees) are tried
+    on the fast path — in ``workers`` threads if more than one, each with its own connection
+    (``hub.ledger.log.parallel``) — which only says "sound"; any other chunk is re-checked
+    entry by entry (``fast_path=False``: all of them), which names every problem — so the
+    report is the same either way, only slower."""
     started = time.perf_counter()
     report = Report()
     cps = conn.execute(
@@ -295,30 +351,40 @@ def verify_database(
     report.checkpoints = len(opened)
     rebuild = Rebuild(opened, max_problems)
     e = ledger_entry.c
-    dups = conn.execute(
-        select(e.ref, func.min(e.idx), func.max(e.idx)).group_by(e.ref).having(func.count() > 1)
-    ).all()
-    dup_at = {int(row[2]): (str(row[0]), int(row[1])) for row in dups}
     count, top = conn.execute(select(func.count(), func.max(e.idx))).one()
     end = int(top) + 1 if top is not None else 0
-    levels = max(end, 1).bit_length()
-    entries_sql = fast.entries_sql(conn)
-    for begin in range(0, end, chunk):
-        rows = fast.fetch(conn, entries_sql, (begin, begin + chunk))
-        pos = rebuild.frontier.size
-        pending = dict(rebuild.frontier.nodes)
-        sound = (
-            fast_path
-            and rows
-            and fast.database_chunk(conn, pos, rows, pending, rebuild.by_size, dup_at)
-        )
-        if sound:
-            rebuild.advance(pos + len(rows), sound)
-        else:
+    if not (fast_path and workers > 1 and parallel.shareable(conn)):
+        workers = 1
+    size = parallel.chunk_size(chunk, end, workers)
+    tasks = chunks(end, size, rebuild.by_size)
+    workers = workers if len(tasks) > 1 else 1
+    snapshot = parallel.export_snapshot(conn) if workers > 1 else None
+    with parallel.threads(workers) as executor:
+        report.workers = workers
+        remote = partial(parallel.database_task, conn.engine, snapshot)
+        local = partial(_local_chunk, conn)
+        proved = parallel.results(executor, remote, local, tasks if fast_path else [])
+        dups = conn.execute(
+            select(e.ref, func.min(e.idx), func.max(e.idx)).group_by(e.ref).having(func.count() > 1)
+        ).all()
+        dup_at = {int(row[2]): (str(row[0]), int(row[1])) for row in dups}
+        dup_idx = sorted(dup_at)
+        n = ledger_node.c
+        upper = {
+            (int(lv), int(ix)): _b(h)
+            for lv, ix, h in conn.execute(
+                select(n.level, n.idx, n.hash).where(n.level > size.bit_length() - 1)
+            )
+        }
+        for begin, stop, _ in tasks:
+            sub = next(proved, None)
+            dup = bisect.bisect_left(dup_idx, begin) < bisect.bisect_left(dup_idx, stop)
+            if sub is not None and not dup and rebuild.join(sub, upper):
+                continue
             report.rechecked += 1
-            _slow_chunk(conn, rebuild, rows, dup_at, levels)
-        if rebuild.full:
-            break
+            _slow_chunk(conn, rebuild, begin, stop, dup_at)
+            if rebuild.full:
+                break
     rebuild.finish()
     size = rebuild.frontier.size
     state = conn.execute(select(ledger_state).where(ledger_state.c.id == 1)).first()
@@ -335,95 +401,5 @@ def verify_database(
         rebuild.problem(None, f"{ref} has no ledger entry (written around the ledger?)")
     report.problems = problems + rebuild.problems
     report.entries, report.size, report.root = int(count), size, rebuild.frontier.root()
-    report.seconds = time.perf_counter() - started
-    return report
-
-
-def write_export(conn: Connection, out: IO[bytes], origin: str, verifier_key: str) -> int:
-    """Entries and checkpoints as JSON lines (a header first); returns the entry count."""
-    out.write(orjson.dumps({"type": "header", "origin": origin, "key": verifier_key}) + b"\n")
-    e = ledger_entry.c
-    written, last = 0, -1
-    while True:
-        rows = conn.execute(
-            select(e.idx, e.entry).where(e.idx > last).order_by(e.idx).limit(5000)
-        ).all()
-        if not rows:
-            break
-        for row in rows:
-            line = {"type": "entry", "index": int(row.idx), "entry": _b(row.entry).decode()}
-            out.write(orjson.dumps(line) + b"\n")
-        written += len(rows)
-        last = int(rows[-1].idx)
-    for cp in store.checkpoints(conn):
-        out.write(orjson.dumps({"type": "checkpoint", "note": cp.note}) + b"\n")
-    return written
-
-
-def verify_export(
-    lines: Iterable[bytes],
-    public_key: Ed25519PublicKey,
-    key_name: str,
-    *,
-    witness: Sequence[str] = (),
-    chunk: int = 16384,
-    max_problems: int = 10,
-    fast_path: bool = True,
-) -> Report:
-    """Steps 1, 2, 4 (roots only) and 5 over an export, with no database (fast path and
-    ``fast_path`` as in :func:`verify_database`)."""
-    started = time.perf_counter()
-    lines = lines if isinstance(lines, list) else list(lines)
-    matched = [fast.EXPORT_LINE.fullmatch(raw) for raw in lines]
-    idxs: list[int] = []
-    datas: list[bytes] = []
-    formed: list[bool] = []
-    notes: list[tuple[str, str, int | None, bytes | None]] = []
-    others = [(n, raw) for n, (raw, m) in enumerate(zip(lines, matched, strict=True), 1) if not m]
-    items: list[tuple[int, Any]] = [(n, orjson.loads(raw)) for n, raw in others if raw.strip()]
-    if not any(item.get("type") == "entry" for _, item in items):
-        # the usual file: every entry line matched, its leaf proved well-formed by the pattern
-        found = [m for m in matched if m is not None]
-        idxs = [int(m[1]) for m in found]
-        datas = [m[2].replace(b'\\"', b'"') for m in found]
-        formed = [True] * len(found)
-    else:  # entry lines of another shape: keep the file's order, parse those with orjson
-        parsed = dict(items)
-        for number, m in enumerate(matched, 1):
-            item = parsed.get(number) or {}
-            if m is not None:
-                idxs.append(int(m[1]))
-                datas.append(m[2].replace(b'\\"', b'"'))
-                formed.append(True)
-            elif item.get("type") == "entry":
-                idxs.append(int(item["index"]))
-                datas.append(str(item["entry"]).encode("utf-8"))
-                formed.append(False)
-    for number, item in items:
-        if item.get("type") == "checkpoint":
-            notes.append((f"checkpoint on line {number}", str(item["note"]), None, None))
-    notes += [(f"witnessed checkpoint {n + 1}", note, None, None) for n, note in enumerate(witness)]
-    problems: list[Problem] = []
-    opened = open_notes(notes, public_key, key_name, problems)
-    rebuild = Rebuild(opened, max_problems)
-    rechecked = 0
-    for begin in range(0, len(idxs), chunk):
-        part = slice(begin, begin + chunk)
-        pos = rebuild.frontier.size
-        sound = fast_path and fast.export_chunk(
-            pos, idxs[part], datas[part], formed[part], dict(rebuild.frontier.nodes),
-            rebuild.by_size,
-        )  # fmt: skip
-        if sound:
-            rebuild.advance(pos + len(idxs[part]), sound)
-            continue
-        rechecked += 1
-        for idx, data in zip(idxs[part], datas[part], strict=True):
-            rebuild.add(idx, data)
-        if rebuild.full:
-            break
-    rebuild.finish()
-    report = Report(len(idxs), rebuild.frontier.size, rebuild.frontier.root(), len(opened))
-    report.problems, report.rechecked = problems + rebuild.problems, rechecked
     report.seconds = time.perf_counter() - started
     return report
