@@ -8,6 +8,9 @@ writes its AuditEvent and ledger entry in its transaction) and with
 itself has no way to turn the audit off; only this script does, by monkeypatching. Prints
 req/s for both and the ratio audited / unaudited. Default database: a fresh SQLite file in a
 temporary directory; ``--database-url`` names a PostgreSQL database that is **emptied**.
+On SQLite it also prints how many WAL checkpoints the background checkpointer ran (off the
+request path, ``hub.store.db.WalCheckpointer``). Figures move with the machine's load: repeat
+runs and give the best and the spread.
 """
 
 from __future__ import annotations
@@ -84,6 +87,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  audited read    {a:8.1f} req/s  ({1000 / a:.2f} ms)  rounds {audited}")
     print(f"  audit off       {u:8.1f} req/s  ({1000 / u:.2f} ms)  rounds {unaudited}")
     print(f"  ratio audited / audit off: {a / u:.2f}")
+    from hub.store.db import checkpointer_of
+
+    checkpointer = checkpointer_of(app.extensions["hub.db"].engine)
+    if checkpointer is not None:
+        print(f"  background WAL checkpoints: {checkpointer.passes}")
     app.extensions["hub.db"].dispose()
     return 0
 

@@ -12,11 +12,30 @@ hub loses nothing, but a power loss or OS crash may roll back the last transacti
 whole: a write never survives without its AuditEvent and ledger entry; a read already answered
 may lose its record). PostgreSQL keeps its own ``synchronous_commit`` (on by default).
 
+WAL checkpoints (https://www.sqlite.org/wal.html#ckpt) run off the request path: SQLite's
+automatic checkpoint runs inside the ``COMMIT`` of whichever request pushes the WAL past
+``wal_autocheckpoint`` pages (default 1000, about every 20 audited reads, 5–40 ms each with
+its two fsyncs). Here each file database gets a :class:`WalCheckpointer`: a background thread
+with its own connection that runs ``PRAGMA wal_checkpoint(PASSIVE)`` (copies committed frames,
+never blocks or waits for a reader or writer) while writes go on, at most every
+``CHECKPOINT_INTERVAL`` seconds, and once more when writes stop. The connections keep an
+automatic checkpoint at ``WAL_BACKSTOP_PAGES`` (a backstop: it bounds the WAL if the thread
+falls behind, and under unbroken load it is what lets the WAL restart from its beginning — by
+then the thread has copied nearly every frame, so that checkpoint is short). A checkpoint is
+crash-safe whichever connection runs it: frames leave the WAL only once the database file
+holding them is synced (the checkpointer's connection uses ``synchronous=NORMAL`` too).
+
 PostgreSQL: READ COMMITTED with row locks (``SELECT … FOR UPDATE``) on version-checked updates.
 """
 
 from __future__ import annotations
 
+import atexit
+import logging
+import os
+import sqlite3
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,16 +44,28 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+log = logging.getLogger(__name__)
+
+#: the request-path automatic checkpoint: a backstop only (module docstring); 64 MiB of 4 KiB
+WAL_BACKSTOP_PAGES = 16384
+#: seconds between background checkpoints while writes go on
+CHECKPOINT_INTERVAL = 0.2
+#: seconds without a commit after which the checkpointer's thread makes a last pass and ends
+CHECKPOINT_IDLE = 2.0
+#: the engine attribute holding its checkpointer (SQLite files only)
+CHECKPOINTER = "hub_wal_checkpointer"
+
 
 def make_engine(url: str, **options: Any) -> Engine:
     """Create the engine for ``url`` with the hub's per-dialect settings."""
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
-        if u.database and u.database != ":memory:":
-            Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+        path = u.database if u.database and u.database != ":memory:" else None
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
         options.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
         engine = create_engine(url, **options)
-        _sqlite_setup(engine)
+        _sqlite_setup(engine, WalCheckpointer(path) if path else None)
         return engine
     options.setdefault("pool_size", 10)
     options.setdefault("max_overflow", 20)
@@ -42,7 +73,15 @@ def make_engine(url: str, **options: Any) -> Engine:
     return create_engine(url, **options)
 
 
-def _sqlite_setup(engine: Engine) -> None:
+def checkpointer_of(engine: Engine) -> WalCheckpointer | None:
+    """The background checkpointer of a SQLite file engine (None for other engines)."""
+    found = getattr(engine, CHECKPOINTER, None)
+    return found if isinstance(found, WalCheckpointer) else None
+
+
+def _sqlite_setup(engine: Engine, checkpointer: WalCheckpointer | None) -> None:
+    backstop = WAL_BACKSTOP_PAGES if checkpointer else 1000
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Take transaction control from pysqlite so BEGIN is ours (see SQLAlchemy docs,
@@ -53,12 +92,137 @@ def _sqlite_setup(engine: Engine) -> None:
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA busy_timeout=30000")
         cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA wal_autocheckpoint={backstop}")
         cur.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         write = conn.get_execution_options().get("hub_write", False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    if checkpointer is not None:
+        setattr(engine, CHECKPOINTER, checkpointer)
+        notify = checkpointer.notify
+
+        @event.listens_for(engine, "commit")
+        def _on_commit(_conn: Connection) -> None:
+            notify()  # (fires just before the COMMIT; the thread's last pass catches it)
+
+
+class WalCheckpointer:
+    """Background ``PRAGMA wal_checkpoint(PASSIVE)`` for one SQLite database file.
+
+    ``notify()`` (every commit) wakes a daemon thread, started on demand — again after a fork
+    or after it ended for lack of writes — which checkpoints, waits ``interval`` seconds so
+    that the next pass copies a batch of commits, and ends after ``idle`` seconds without one,
+    with a last pass. Errors are logged, never raised: the backstop checkpoint still runs.
+    """
+
+    def __init__(
+        self, path: str, *, interval: float = CHECKPOINT_INTERVAL, idle: float = CHECKPOINT_IDLE
+    ) -> None:
+        self.path = path
+        self.interval = interval
+        self.idle = idle
+        self.passes = 0
+        #: the last pass's (busy, WAL frames, frames checkpointed), as the PRAGMA returns it
+        self.last: tuple[int, int, int] = (0, 0, 0)
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._halt = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self._closed = False
+        _LIVE.add(self)
+
+    @property
+    def running(self) -> bool:
+        """Whether this process's thread is alive."""
+        t = self._thread
+        return t is not None and self._pid == os.getpid() and t.is_alive()
+
+    def notify(self) -> None:
+        """A write is committing: make sure a checkpoint pass follows it."""
+        self._wake.set()
+        if self._thread is None or self._pid != os.getpid():
+            with self._lock:
+                if (self._thread is None or self._pid != os.getpid()) and not self._closed:
+                    self._halt.clear()
+                    self._pid = os.getpid()
+                    self._thread = threading.Thread(
+                        target=self._run, name="hub-wal-checkpointer", daemon=True
+                    )
+                    self._thread.start()
+
+    def stop(self, timeout: float = 5.0, *, final: bool = False) -> None:
+        """End the thread after a last pass (``Database.dispose``; a later commit starts it
+        again unless ``final``, as at interpreter exit)."""
+        with self._lock:
+            self._closed = self._closed or final
+            self._halt.set()
+            thread = self._thread if self._pid == os.getpid() else None
+        self._wake.set()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    def run_pass(self, conn: sqlite3.Connection | None = None) -> tuple[int, int, int]:
+        """One PASSIVE checkpoint (on ``conn``, or a connection of its own)."""
+        own = conn is None
+        c = conn or self._connect()
+        try:
+            row = c.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            self.last = (int(row[0]), int(row[1]), int(row[2])) if row else (0, 0, 0)
+            self.passes += 1
+            return self.last
+        finally:
+            if own:
+                c.close()
+
+    def _connect(self) -> sqlite3.Connection:
+        c = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        c.execute("PRAGMA synchronous=NORMAL")  # a checkpoint syncs the WAL and database
+        return c
+
+    def _safe_pass(self, conn: sqlite3.Connection) -> None:
+        try:
+            self.run_pass(conn)
+        except sqlite3.Error as exc:  # e.g. the file was removed; the backstop remains
+            log.warning("WAL checkpoint of %s failed: %s", self.path, exc)
+
+    def _run(self) -> None:
+        try:
+            conn = self._connect()
+        except sqlite3.Error as exc:
+            log.warning("WAL checkpointer cannot open %s: %s", self.path, exc)
+            with self._lock:
+                self._thread = None
+            return
+        try:
+            while not self._halt.is_set():
+                if not self._wake.wait(self.idle):
+                    with self._lock:
+                        if not self._wake.is_set():
+                            self._thread = None  # the next commit starts another
+                            break
+                    continue
+                self._wake.clear()
+                self._safe_pass(conn)
+                self._halt.wait(self.interval)
+            self._safe_pass(conn)
+        finally:
+            conn.close()
+            with self._lock:
+                if self._thread is threading.current_thread():
+                    self._thread = None
+
+
+_LIVE: weakref.WeakSet[WalCheckpointer] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_all() -> None:
+    for checkpointer in list(_LIVE):
+        checkpointer.stop(timeout=2.0, final=True)
 
 
 class Database:
@@ -80,4 +244,7 @@ class Database:
                 yield c
 
     def dispose(self) -> None:
+        checkpointer = checkpointer_of(self.engine)
+        if checkpointer is not None:
+            checkpointer.stop()
         self.engine.dispose()

@@ -407,12 +407,12 @@ def _raw_create(
     resource_params = (*head, author)
     if conn.dialect.name == "postgresql":
         values = {t: v for t, v in _index_values(rows, grants).items() if v}
-        sql = _pg_create_sql(tuple((t, len(v)) for t, v in values.items()))
+        sql = _pg_create_sql(tuple(values))
         params: list[Any] = [*resource_params, *_version_params(0, head, method)[1:]]
         for table, vals in values.items():
             if table != "idx_consent_grant":
                 params.append(res_type)
-            params.extend(x for v in vals for x in v)
+            params.extend(list(column) for column in zip(*vals, strict=True))
         cur = _cursor(conn)
         try:
             cur.execute(sql, params)
@@ -435,10 +435,12 @@ def _raw_create(
     return rid
 
 
-@lru_cache(maxsize=512)
-def _pg_create_sql(shape: tuple[tuple[str, int], ...]) -> str:
-    """One PostgreSQL statement for a create: resource, version and index rows (shape = each
-    non-empty index table with its row count)."""
+@lru_cache(maxsize=64)
+def _pg_create_sql(tables: tuple[str, ...]) -> str:
+    """One PostgreSQL statement for a create: resource, version and index rows (``tables``:
+    the non-empty index tables). Each table's rows come as one array per column, through
+    ``unnest``, so the text depends only on which tables have rows — short, with few
+    parameters, so that psycopg caches its conversion and prepares it server-side."""
     parts = [
         "WITH r AS (INSERT INTO resource (res_type, res_id, version_id, last_updated, deleted,"
         " content, author) VALUES (%s::varchar, %s::varchar, %s::integer, %s::bigint,"
@@ -448,14 +450,14 @@ def _pg_create_sql(shape: tuple[tuple[str, int], ...]) -> str:
         " %s::bigint, %s::varchar, %s::boolean, %s::bytea"
         " FROM r)",
     ]
-    for n, (table, count) in enumerate(shape):
+    for n, table in enumerate(tables):
         cols = _INDEX_COLUMNS[table]
-        row = "(" + ", ".join(f"%s::{_PG_TYPES[c]}" for c in cols) + ")"
+        arrays = ", ".join(f"%s::{_PG_TYPES[c]}[]" for c in cols)
         lead = "r.rid" if table == "idx_consent_grant" else "r.rid, %s::varchar"
         head_cols = ", ".join(_lead(table))
         parts.append(
             f"i{n} AS (INSERT INTO {table} ({head_cols}, {', '.join(cols)})"
             f" SELECT {lead}, {', '.join('x.' + c for c in cols)}"
-            f" FROM r, (VALUES {', '.join([row] * count)}) AS x ({', '.join(cols)}))"
+            f" FROM r, unnest({arrays}) AS x ({', '.join(cols)}))"
         )
     return ", ".join(parts) + " SELECT rid FROM r"

@@ -2,12 +2,13 @@
 
 ``append`` runs inside the caller's transaction — the one that writes the AuditEvent or the
 Consent version it records — so the entry commits with it or not at all, and if the append
-fails the interaction fails. It locks ``ledger_state`` (``SELECT … FOR UPDATE``; SQLite's
-``BEGIN IMMEDIATE`` already serialises writers), so concurrent processes and hosts append one
-at a time: indexes are consecutive and unique, and there is one tree (no forks). Each append
-writes the entry, the perfect-subtree nodes it completes (≤ log2(n) + 1 rows, 2 on average)
-and the new frontier; every ``checkpoint_every`` entries, and on the first append once the
-newest checkpoint is ``checkpoint_seconds`` old, it also signs a checkpoint.
+fails the interaction fails. It locks ``ledger_state`` (on PostgreSQL by a compare-and-set
+UPDATE, or ``SELECT … FOR UPDATE`` when that misses; SQLite's ``BEGIN IMMEDIATE`` already
+serialises writers), so concurrent processes and hosts append one at a time: indexes are
+consecutive and unique, and there is one tree (no forks). Each append writes the entry, the
+perfect-subtree nodes it completes (≤ log2(n) + 1 rows, 2 on average) and the new frontier;
+every ``checkpoint_every`` entries, and on the first append once the newest checkpoint is
+``checkpoint_seconds`` old, it also signs a checkpoint.
 
 Proofs read only stored nodes: ``hub.ledger.merkle`` asks for O(log n) nodes, whose ids do not
 depend on their values, so they are collected in a dry run and fetched in one query.
@@ -16,6 +17,7 @@ depend on their values, so they are collected in a dry run and fetched in one qu
 from __future__ import annotations
 
 import base64
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,46 +126,90 @@ def _sql(conn: Connection, sql: str) -> str:
     return sql if conn.dialect.paramstyle == "qmark" else sql.replace("?", "%s")
 
 
+#: PostgreSQL, the common case in one round trip: a compare-and-set on the state row
+#: (``size`` and ``frontier`` as this process last left them), with the entry and the nodes
+#: inserted only if it matched (data-modifying CTEs: they read the UPDATE's RETURNING).
+_PG_CAS_SQL = (
+    "WITH s AS (UPDATE ledger_state SET size = %s, root = %s, frontier = %s"
+    " WHERE id = 1 AND size = %s AND frontier = %s RETURNING 1),"
+    " e AS (INSERT INTO ledger_entry (idx, kind, ref, entry, leaf_hash, created)"
+    " SELECT %s::bigint, %s::varchar, %s::varchar, %s::bytea, %s::bytea, %s::bigint FROM s),"
+    " n AS (INSERT INTO ledger_node (level, idx, hash) SELECT x.level, x.idx, x.hash"
+    " FROM s, unnest(%s::integer[], %s::bigint[], %s::bytea[]) AS x (level, idx, hash))"
+    " SELECT count(*) FROM s"
+)
+
+#: engine → the frontier its last append left (a guess for the compare-and-set, never trusted)
+_LAST: weakref.WeakKeyDictionary[Engine, Frontier] = weakref.WeakKeyDictionary()
+
+
+def _blob(frontier: Frontier) -> bytes:
+    return b"".join(x for _, x in frontier.nodes)
+
+
 def append(conn: Connection, kind: str, ref: str, content: bytes | None) -> int:
     """Append one entry in the caller's transaction; return its index (module docstring).
 
-    Raw DB-API statements on the transaction's own connection, no ORM or statement compiling:
-    on PostgreSQL two round trips (lock and read the state row; one statement writing the
-    entry, the nodes it completes and the new state), on SQLite four short statements. No
-    checkpoint look-up either, except when a time checkpoint may be due (:func:`_time_due`).
+    Raw DB-API statements on the transaction's own connection, no ORM or statement compiling.
+    PostgreSQL: usually one round trip — a compare-and-set of the state row against the
+    frontier this process's last append left, writing the entry and nodes only if it held
+    (``_PG_CAS_SQL``; the UPDATE holds the row lock to the end of the transaction like
+    ``FOR UPDATE``, and in READ COMMITTED rechecks its condition on the newest committed row
+    after waiting for another appender); when it did not hold (another process appended, or
+    a transaction rolled back), the locking path: lock and read the state row, then one
+    statement writing the entry, the nodes it completes and the new state. SQLite
+    (``BEGIN IMMEDIATE`` already serialises writers): four short statements. No checkpoint
+    look-up either, except when a time checkpoint may be due (:func:`_time_due`).
     """
     config = config_of(conn)
     if not conn.in_transaction():
         conn.begin()
+    now = now_micros()
+    data = leaf_bytes(kind, ref, content, now)
+    h = leaf_hash(data)
+    entry_params = (kind, ref, data, h, now)
+    pg = conn.dialect.name == "postgresql"
     cur = conn.connection.cursor()
     try:
-        cur.execute(_LOCK_SQL.get(conn.dialect.name, _LOCK_SQL["postgresql"]))
-        row = cur.fetchone()
-        frontier = frontier_from(int(row[0]), bytes(row[1])) if row else lock_state(conn)
-        now = now_micros()
-        data = leaf_bytes(kind, ref, content, now)
-        h = leaf_hash(data)
-        new, nodes = merkle_append(frontier, h)
-        index = frontier.size
-        state = (new.size, new.root(), b"".join(x for _, x in new.nodes))
-        entry_params = (index, kind, ref, data, h, now)
-        node_params = tuple(v for n in nodes for v in (n.level, n.index, n.hash))
-        if conn.dialect.name == "postgresql":
+        guess = _LAST.get(conn.engine) if pg else None
+        new: Frontier | None = None
+        if guess is not None:
+            new, nodes = merkle_append(guess, h)
             cur.execute(
-                _sql(conn, f"WITH e AS ({_ENTRY_SQL}), n AS ({_nodes_sql(len(nodes))}) "
-                           f"{_STATE_SQL}"),
-                entry_params + node_params + state,
+                _PG_CAS_SQL,
+                (new.size, new.root(), _blob(new), guess.size, _blob(guess),
+                 guess.size, *entry_params,
+                 [n.level for n in nodes], [n.index for n in nodes], [n.hash for n in nodes]),
             )  # fmt: skip
-        else:
-            cur.execute(_sql(conn, _ENTRY_SQL), entry_params)
-            cur.execute(_sql(conn, _nodes_sql(len(nodes))), node_params)
-            cur.execute(_sql(conn, _STATE_SQL), state)
+            row = cur.fetchone()
+            if not (row and row[0] == 1):
+                new = None
+        if new is None:
+            cur.execute(_LOCK_SQL.get(conn.dialect.name, _LOCK_SQL["postgresql"]))
+            row = cur.fetchone()
+            frontier = frontier_from(int(row[0]), bytes(row[1])) if row else lock_state(conn)
+            new, nodes = merkle_append(frontier, h)
+            state = (new.size, new.root(), _blob(new))
+            head = (frontier.size, *entry_params)
+            node_params = tuple(v for n in nodes for v in (n.level, n.index, n.hash))
+            if pg:
+                cur.execute(
+                    _sql(conn, f"WITH e AS ({_ENTRY_SQL}), n AS ({_nodes_sql(len(nodes))}) "
+                               f"{_STATE_SQL}"),
+                    head + node_params + state,
+                )  # fmt: skip
+            else:
+                cur.execute(_ENTRY_SQL, head)
+                cur.execute(_nodes_sql(len(nodes)), node_params)
+                cur.execute(_STATE_SQL, state)
+        if pg:
+            _LAST[conn.engine] = new
         every, seconds = config.checkpoint_every, config.checkpoint_seconds
         if (every and new.size % every == 0) or (seconds and _time_due(cur, config, now)):
             _sign(conn, config, new, now)
     finally:
         cur.close()
-    return index
+    return new.size - 1
 
 
 def _time_due(cur: Any, config: LedgerConfig, now: int) -> bool:
