@@ -87,6 +87,8 @@ class AuditRecord:
     target: str | None = None  # what was asked for: "Patient/123", "Observation" (search)
     disclosures: list[Disclosure] = field(default_factory=list)
     break_glass_reason: str | None = None
+    #: what a write stored: ("Type/id/_history/n", the patients whose compartment holds it)
+    written: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
 
 
 def _action(interaction: str) -> str:
@@ -127,7 +129,10 @@ def render(record: AuditRecord) -> dict[str, Any]:
             }
         )
     entities: list[dict[str, Any]] = []
-    patients = sorted({d.patient_id for d in record.disclosures if d.patient_id})
+    patients = sorted(
+        {d.patient_id for d in record.disclosures if d.patient_id}
+        | {pid for _, pids in record.written for pid in pids}
+    )
     for pid in patients:
         entities.append(
             {
@@ -158,6 +163,16 @@ def render(record: AuditRecord) -> dict[str, Any]:
                 "detail": detail,
             }
         )
+    for ref, pids in record.written:
+        entities.append(
+            {
+                "what": {"reference": ref},
+                "type": _coding(ENTITY_TYPE, "2", "System Object"),
+                "role": _coding(OBJECT_ROLE, "4", "Domain Resource"),
+                "detail": [{"type": "written", "valueString": record.interaction}]
+                + [{"type": "patient", "valueString": f"Patient/{p}"} for p in pids],
+            }
+        )
     if record.query is not None:
         entities.append(
             {
@@ -167,7 +182,7 @@ def render(record: AuditRecord) -> dict[str, Any]:
                 "query": base64.b64encode(record.query.encode()).decode(),
             }
         )
-    elif record.target and not record.disclosures:
+    elif record.target and not record.disclosures and not record.written:
         entities.append(
             {
                 "what": {"reference": record.target},

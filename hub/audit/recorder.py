@@ -55,6 +55,29 @@ def disclosures(verdicts: list[Any]) -> list[Disclosure]:
     return out
 
 
+def written(repo: Repository, location: str | None) -> list[tuple[str, tuple[str, ...]]]:
+    """What a create or update stored (its ``Location``) and whose compartment holds it, so
+    that the AuditEvent of a write names the person (BALP: the patient entity)."""
+    from sqlalchemy import select
+
+    from hub.store import schema as s
+
+    if not location or "/_history/" not in location:
+        return []
+    head, version = location.rsplit("/_history/", 1)
+    parts = head.rsplit("/", 2)
+    if len(parts) < 3:
+        return []
+    stored = repo.read(parts[1], parts[2])
+    if stored is None or stored.deleted:
+        return []
+    rows = repo.conn.execute(
+        select(s.idx_compartment.c.patient_id).where(s.idx_compartment.c.rid == stored.rid)
+    )
+    pids = tuple(sorted({str(r[0]) for r in rows}))
+    return [(f"{parts[1]}/{parts[2]}/_history/{version}", pids)]
+
+
 def write(repo: Repository, record: AuditRecord) -> StoredResource:
     """Store the AuditEvent (the hub is its only author; the API refuses to write one) and
     append its 'access' entry to the ledger, in the same transaction. Its search index rows

@@ -361,6 +361,8 @@ def dispatch(route: Route, req: FhirRequest, repo: Repository) -> FhirResponse:
             req.audit.pending.append(record)
         raise
     record.disclosures = recorder.disclosures(req.gate.verdicts)
+    if route.write and resp.status < 300:
+        record.written = recorder.written(repo, resp.headers.get("Location"))
     record.break_glass_reason = next(
         (v.break_glass_reason for v in req.gate.verdicts if v.break_glass_reason), None
     )

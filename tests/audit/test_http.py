@@ -117,3 +117,35 @@ def test_no_access_without_its_record(hub: Hub, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.undo()
     found = hub.fhir("GET", "Patient?gender=male", core_t).get_json()
     assert found["total"] == 0  # the create rolled back with its missing record
+
+
+def test_writes_name_the_person_whose_data_they_are(hub: Hub) -> None:
+    """A create or update of data in a person's compartment names the person (BALP patient
+    entity), so ``AuditEvent?patient=`` lists writes too, not only reads."""
+    core_t, _, po_t, pid = _setup(hub)
+    body = {
+        "resourceType": "Condition",
+        "subject": {"reference": f"Patient/{pid}"},
+        "code": {"text": "架空の病名"},
+    }
+    created = hub.fhir("POST", "Condition", core_t, body).get_json()["id"]
+    body["id"] = created
+    body["code"] = {"text": "架空の病名（改）"}
+    assert hub.fhir("PUT", f"Condition/{created}", core_t, body).status_code == 200
+    about = _events(hub, po_t, f"patient=Patient/{pid}&_count=100")
+    writes = {
+        (e["subtype"][0]["code"], w["what"]["reference"])
+        for e in about
+        for w in e.get("entity", [])
+        if any(d["type"] == "written" for d in w.get("detail", []))
+    }
+    assert ("create", f"Condition/{created}/_history/1") in writes
+    assert ("update", f"Condition/{created}/_history/2") in writes
+    # directory data names no person
+    org = hub.fhir("POST", "Organization", core_t, {"resourceType": "Organization", "name": "x"})
+    assert org.status_code == 201
+    oid = org.get_json()["id"]
+    events = _events(hub, po_t, "subtype=create&_count=100")
+    refs = [[w["what"]["reference"] for w in e.get("entity", [])] for e in events]
+    org_refs = next(r for r in refs if f"Organization/{oid}/_history/1" in r)
+    assert not [r for r in org_refs if r.startswith("Patient/")]
