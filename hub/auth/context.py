@@ -1,7 +1,7 @@
 """Access contexts for token holders (``SmartContext``) and anonymous callers (``PublicContext``).
 
 ``routes.dispatch`` calls ``context.authorize(route, req)`` for every HTTP request and every
-Bundle entry, so this is where SMART scopes are enforced (``hub.auth.scopes.needs`` says what
+Bundle entry, so this is where SMART scopes are enforced (``hub.auth.needs.needs`` says what
 an interaction needs; ``unmet`` finds what the token lacks). A refusal is a 403 whose
 OperationOutcome names the missing scope, plus ``WWW-Authenticate: Bearer
 error="insufficient_scope"`` (RFC 6750 §3.1).
@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from hub.auth.events import AuthEventKind, AuthOutcome, record_auth_event
-from hub.auth.scopes import Scope, needs, unmet
+from hub.auth.needs import needs, unmet
+from hub.auth.scopes import Scope
 from hub.fhir.codes import Interaction, IssueType
 from hub.fhir.errors import FhirError
 from hub.fhir.searchparams import SUPPORTED_TYPES, SearchParamRegistry

@@ -15,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hub.auth.context import SmartContext
+from hub.auth.needs import needs, resource_categories, unmet
 from hub.auth.scopes import (
     Granular,
     Letter,
@@ -23,11 +24,8 @@ from hub.auth.scopes import (
     ScopeError,
     TokenValue,
     covers,
-    needs,
     parse_scope,
     parse_scopes,
-    resource_categories,
-    unmet,
 )
 from hub.fhir.codes import Interaction
 from hub.fhir.errors import FhirError
