@@ -55,6 +55,7 @@ SUPPORTED_TYPES: tuple[str, ...] = (
     "ValueSet",
     "StructureDefinition",
     "OperationDefinition",
+    "SearchParameter",
 )
 
 #: Parameters the hub indexes and searches (FHIR types string, token, date, reference, uri).

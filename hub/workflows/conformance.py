@@ -26,6 +26,7 @@ from hub.store.records import StoredResource
 from hub.store.repository import Repository
 
 JP_HUB_DIR = PROFILES_DIR / "jp-hub"
+HUB_DIR = PROFILES_DIR / "hub"
 EXAMPLES_DIR = JP_HUB_DIR / "examples"
 
 #: The canonical base of every url in profiles/jp-hub.
@@ -54,6 +55,19 @@ def read_resources(directory: Path = JP_HUB_DIR) -> list[dict[str, Any]]:
             raise ValueError(f"{path.name}: not a FHIR resource with an id")
         out.append(resource)
     return out
+
+
+def hub_resources() -> list[dict[str, Any]]:
+    """The hub's own definitions in ``profiles/hub/``: the Consent profile and the search
+    parameters the CapabilityStatement names (so their canonical URLs resolve here too)."""
+    out = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(HUB_DIR.glob("*.json"))]
+    resources: list[dict[str, Any]] = []
+    for r in out:
+        if r.get("resourceType") == "Bundle":
+            resources += [e["resource"] for e in r.get("entry", [])]
+        else:
+            resources.append(r)
+    return resources
 
 
 def _without_version_meta(resource: dict[str, Any]) -> dict[str, Any]:
@@ -114,12 +128,13 @@ def resolve_canonical(repo: Repository, url: str) -> StoredResource | None:
 
 
 def load_conformance(repo: Repository, *, include_examples: bool = False) -> LoadReport:
-    """Upsert every resource of ``profiles/jp-hub/`` (and its examples if asked) into ``repo``.
+    """Upsert every resource of ``profiles/hub/`` and ``profiles/jp-hub/`` (and the examples
+    if asked) into ``repo``.
 
     Runs in the caller's transaction (the repository never commits).
     """
     report = LoadReport()
-    resources = read_resources(JP_HUB_DIR)
+    resources = hub_resources() + read_resources(JP_HUB_DIR)
     if include_examples:
         resources += read_resources(EXAMPLES_DIR)
     for resource in resources:

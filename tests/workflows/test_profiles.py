@@ -21,6 +21,7 @@ from hub.workflows.conformance import (
     EXAMPLES_DIR,
     JP_HUB_DIR,
     LoadReport,
+    hub_resources,
     load_conformance,
     read_resources,
     resolve_canonical,
@@ -35,6 +36,8 @@ FILES = sorted(JP_HUB_DIR.rglob("*.json"))
 CONFORMANCE = {(r["resourceType"], r["id"]): r for r in read_resources(JP_HUB_DIR)}
 EXAMPLES = {(r["resourceType"], r["id"]): r for r in read_resources(EXAMPLES_DIR)}
 BY_URL = {r["url"]: r for r in CONFORMANCE.values()}
+#: what ``load_conformance`` loads: profiles/hub/ (search parameters, Consent profile) + jp-hub
+LOADED = {(r["resourceType"], r["id"]) for r in hub_resources()} | set(CONFORMANCE)
 
 #: Every field label of 別紙3 (緊急時利用登録届), as printed on the form (seed 003).
 FORM_LABELS = [
@@ -422,13 +425,13 @@ def test_load_conformance_upserts_by_id(database_url: str) -> None:
     try:
         with db.unit(write=True) as conn:
             report = load_conformance(Repository(conn))
-        assert sorted(report.created) == sorted(f"{t}/{i}" for t, i in CONFORMANCE)
+        assert sorted(report.created) == sorted(f"{t}/{i}" for t, i in LOADED)
         with db.unit(write=True) as conn:
             again = load_conformance(Repository(conn))
             versions = conn.execute(select(func.count()).select_from(s.resource_version)).scalar()
         assert again.created == [] and again.updated == []
-        assert len(again.unchanged) == len(CONFORMANCE)
-        assert versions == len(CONFORMANCE)  # the second load made no version
+        assert len(again.unchanged) == len(LOADED)
+        assert versions == len(LOADED)  # the second load made no version
         with db.unit(write=True) as conn:
             repo = Repository(conn)
             stored = resolve_canonical(
@@ -481,6 +484,30 @@ def test_every_operation_in_the_capability_statement_is_defined(app: Any, client
     assert {op["definition"] for op in ops} - set(hub_ops.values()) == {
         "http://hl7.org/fhir/OperationDefinition/Patient-everything"
     }
+
+
+def test_hub_search_parameters_and_consent_profile_are_served(app: Any, client: Any) -> None:
+    """The search parameters the CapabilityStatement defines at the hub's canonical URLs, and
+    the hub Consent profile, resolve on the hub (``[Type]?url=``)."""
+    with app.extensions["hub.db"].unit(write=True) as conn:
+        load_conformance(Repository(conn))
+    cs = client.get("/fhir/metadata", headers={"Accept": FHIR_JSON}).get_json()
+    own = {
+        p["definition"]
+        for r in cs["rest"][0]["resource"]
+        for p in r.get("searchParam", [])
+        if p.get("definition", "").startswith(CANONICAL_BASE)
+    }
+    assert f"{CANONICAL_BASE}/SearchParameter/EpisodeOfCare-expected-provider" in own
+    for url in [*sorted(own), f"{CANONICAL_BASE}/StructureDefinition/hub-consent"]:
+        rtype = url.split("/")[-2]
+        found = client.get(f"/fhir/{rtype}?url={url}", headers={"Accept": FHIR_JSON}).get_json()
+        assert [e["resource"]["url"] for e in found.get("entry", [])] == [url]
+    found = client.get(
+        "/fhir/SearchParameter?base=EpisodeOfCare&code=expected-provider",
+        headers={"Accept": FHIR_JSON},
+    ).get_json()
+    assert [e["resource"]["id"] for e in found["entry"]] == ["EpisodeOfCare-expected-provider"]
 
 
 @pytest.mark.parametrize(
