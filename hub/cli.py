@@ -104,6 +104,10 @@ def serve(host: str, port: int, workers: int, threads: int, dev: bool) -> None:
     from hub.workflows.conformance import install_conformance
 
     install_conformance(engine)
+    from hub.store.db import checkpointer_of
+
+    if (ck := checkpointer_of(engine)) is not None:  # no thread may be alive when gunicorn forks
+        ck.stop(final=True)
     engine.dispose()
     os.environ["HUB_AUTO_MIGRATE"] = "0"  # migrated (and profiles loaded) once, not per worker
     click.echo(

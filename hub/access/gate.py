@@ -40,6 +40,7 @@ from hub.consent.model import ConsentRecord, parse_consent
 from hub.fhir.indexing import compartment_params
 from hub.fhir.searchparams import SUPPORTED_TYPES
 from hub.resources.context import SystemContext
+from hub.store import schema as s
 from hub.store.records import StoredResource, now_micros
 from hub.store.repository import raw_rows
 from hub.store.search import RidRestriction
@@ -386,8 +387,95 @@ class Gate:
             glass[0] if glass and str(d.rule) == "break-glass" else None,
         )
 
+    def may_change_consent(self, verdict: Verdict) -> bool:
+        """Whether the caller may change or delete the Consent of ``verdict`` (which it may
+        see): only its keepers — the organization that wrote it, ``Consent.organization``, or an
+        actor of its care-management (CAREMGT) permit — and never under break-glass, which
+        opens *read* access in an emergency (``$break-glass``)."""
+        if self.unrestricted:
+            return True
+        org = self.organization
+        if not verdict.permit or verdict.rule == "break-glass" or org is None:
+            return False
+        body = json.loads(verdict.item.content) if verdict.item.content else {}
+        return org == verdict.custodian or org in consent_keepers(body)
+
+    def may_write_consent_for(self, pid: str, exclude_rid: int | None = None) -> bool:
+        """Whether the caller may record a Consent for Patient ``pid``: the organization that
+        created the person's record, or a keeper (``may_change_consent``) of one of the
+        person's other stored Consents — so nobody can grant themselves access by writing a
+        consent for someone else's person (``exclude_rid``: the Consent being written)."""
+        if self.unrestricted:
+            return True
+        org = self.organization
+        if org is None:
+            return False
+        patient = self.conn.execute(
+            select(s.resource.c.author).where(
+                s.resource.c.res_type == "Patient",
+                s.resource.c.res_id == pid,
+                s.resource.c.deleted.is_(False),
+            )
+        ).first()
+        if patient is None:
+            return False
+        if patient[0] == org:
+            return True
+        rids = [
+            r
+            for (r,) in self.conn.execute(
+                select(s.idx_compartment.c.rid).where(
+                    s.idx_compartment.c.patient_id == pid,
+                    s.idx_compartment.c.res_type == "Consent",
+                )
+            )
+            if r != exclude_rid
+        ]
+        rows = self.conn.execute(
+            select(s.resource).where(s.resource.c.rid.in_(rids), s.resource.c.deleted.is_(False))
+        )
+        stored = [
+            StoredResource(
+                r.rid,
+                r.res_type,
+                r.res_id,
+                r.version_id,
+                r.last_updated,
+                r.deleted,
+                bytes(r.content) if r.content is not None else None,
+            )
+            for r in rows
+        ]
+        return any(self.may_change_consent(v) for v in self.check(stored, record=False))
+
     def visible(self, items: Sequence[StoredResource]) -> list[StoredResource]:
         return [v.item for v in self.check(items) if v.permit]
+
+
+def consent_keepers(body: dict[str, Any]) -> frozenset[str]:
+    """The organizations that keep a Consent (pure): ``Consent.organization`` and the actors of
+    any permit provision whose purposes include care management (CAREMGT)."""
+    refs = {
+        str(o.get("reference"))
+        for o in body.get("organization") or []
+        if isinstance(o, dict) and o.get("reference")
+    }
+    stack = list((body.get("provision") or {}).get("provision") or [])
+    while stack:
+        p = stack.pop()
+        if not isinstance(p, dict):
+            continue
+        stack.extend(p.get("provision") or [])
+        codes = {c.get("code") for c in p.get("purpose") or [] if isinstance(c, dict)}
+        if p.get("type") == "permit" and "CAREMGT" in codes:
+            refs |= {
+                str(a["reference"]["reference"])
+                for a in p.get("actor") or []
+                if isinstance(a, dict)
+                and isinstance(a.get("reference"), dict)
+                and a["reference"].get("reference")
+            }
+    return frozenset(refs)
 
 
 def visible_to(gate: Gate | None, stored: StoredResource) -> bool:

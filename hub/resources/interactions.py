@@ -77,9 +77,27 @@ def _unknown(rtype: str, rid: str) -> FhirError:
 
 def require_visible(req: FhirRequest, stored: StoredResource) -> None:
     """Ask the gate; a refusal answers exactly like an unknown resource (404), so that a
-    caller without consent learns nothing — not even that the record exists."""
-    if req.gate is not None and not req.gate.check([stored])[0].permit:
+    caller without consent learns nothing — not even that the record exists. Changing or
+    deleting a Consent the caller may see also needs to be one of its keepers (403,
+    ``Gate.may_change_consent``)."""
+    if req.gate is None:
+        return
+    verdict = req.gate.check([stored])[0]
+    if not verdict.permit:
         raise _unknown(stored.res_type, stored.res_id)
+    if (
+        stored.res_type == "Consent"
+        and req.method in ("PUT", "PATCH", "DELETE")
+        and not req.gate.may_change_consent(verdict)
+    ):
+        raise FhirError.of(
+            403,
+            IssueType.FORBIDDEN,
+            f"Consent/{stored.res_id} may be changed only by the organizations that keep it "
+            "(its author, Consent.organization, its care-management permit), and never under "
+            "break-glass",
+            "Consent",
+        )
 
 
 def _current(

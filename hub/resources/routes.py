@@ -285,7 +285,7 @@ ROUTES: tuple[Route, ...] = (
 
 BY_ENDPOINT = {r.endpoint: r for r in ROUTES}
 #: types whose writes ``hub.workflows.hooks.after_write`` follows up in the same transaction
-WORKFLOW_TYPES = frozenset({"CarePlan", "QuestionnaireResponse"})
+WORKFLOW_TYPES = frozenset({"CarePlan", "QuestionnaireResponse", "Consent"})
 
 URL_MAP = Map(
     [Rule(r.rule, endpoint=r.endpoint, methods=[r.method]) for r in ROUTES],

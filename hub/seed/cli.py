@@ -33,6 +33,7 @@ def run_seed(
     *,
     batch: int = 100,
     progress: bool = True,
+    force: bool = False,
 ) -> dict[str, Any]:
     """Create/upgrade the schema, register the clients, load the directory and the persons;
     return the report (``SeedReport.to_json``) plus where the client keys are."""
@@ -48,6 +49,12 @@ def run_seed(
     app = create_app(settings)
     db = app.extensions["hub.db"]
     try:
+        if not force and (other := ld.foreign_patient(db)) is not None:
+            raise ld.SeedError(
+                f"this database holds persons that are not the demo's (Patient/{other}); "
+                "hub seed registers demo clients (one with break-glass power) and fictional "
+                "persons, so it is for demo and benchmark databases only (--force to seed anyway)"
+            )
         m = load_municipality()
         report = ld.SeedReport(size=size, seed=seed, as_of=as_of.isoformat())
         base = settings.base_url or "http://127.0.0.1:8080/fhir"
@@ -110,7 +117,14 @@ def run_seed(
     help="Persons per database transaction.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def seed_command(size: int, seed: int, as_of: str | None, batch: int, quiet: bool) -> None:
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Seed even a database that holds other persons (never a production database).",
+)
+def seed_command(
+    size: int, seed: int, as_of: str | None, batch: int, quiet: bool, force: bool
+) -> None:
     """Load the fictional municipality みどり野市 (seed/municipality.json) and SIZE persons.
 
     Registers the municipality's API clients (keys made now; private keys and client ids
@@ -123,7 +137,9 @@ def seed_command(size: int, seed: int, as_of: str | None, batch: int, quiet: boo
 
     settings = Settings.from_env()
     try:
-        report = run_seed(settings, size, seed, _as_of(as_of), batch=batch, progress=not quiet)
+        report = run_seed(
+            settings, size, seed, _as_of(as_of), batch=batch, progress=not quiet, force=force
+        )
     except SeedError as exc:
         raise click.ClickException(f"seed refused: {exc}") from None
     click.echo(json.dumps(report, ensure_ascii=False, indent=2))
@@ -151,5 +167,10 @@ def demo_command(port: int, exit_after: bool, size: int) -> None:
     from hub.seed.demo import run_demo
 
     settings = Settings.from_env()
-    code = run_demo(settings, port=port, keep_serving=not exit_after, size=size)
+    from hub.seed.load import SeedError
+
+    try:
+        code = run_demo(settings, port=port, keep_serving=not exit_after, size=size)
+    except SeedError as exc:
+        raise click.ClickException(f"seed refused: {exc}") from None
     sys.exit(code)

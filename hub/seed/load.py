@@ -49,6 +49,19 @@ from hub.store.repository import Repository
 SEED_ACTOR = SystemContext("hub seed")
 
 
+def foreign_patient(db: Database) -> str | None:
+    """The id of a Patient that no seed made (seed ids are ``md<seed>-<index>``), if any."""
+    with db.unit(write=False) as conn:
+        for (rid,) in conn.execute(
+            select(s.resource.c.res_id)
+            .where(s.resource.c.res_type == "Patient", s.resource.c.deleted.is_(False))
+            .where(s.resource.c.res_id.not_like("md%-%"))
+            .limit(1)
+        ):
+            return str(rid)
+    return None
+
+
 class SeedError(RuntimeError):
     """A seed write the hub refused (names the person and the request)."""
 

@@ -115,7 +115,7 @@ def health_certificate(req: FhirRequest, repo: Repository) -> FhirResponse:
         req,
         repo,
         "QuestionnaireResponse",
-        [("subject", f"Patient/{req.res_id}"), ("status", "completed")],
+        [("subject", f"Patient/{req.res_id}"), ("status", "completed"), ("_sort", "-authored")],
         limit=SEARCH_LIMIT,
     )
     best: tuple[date, int, Any, dict[str, Any]] | None = None

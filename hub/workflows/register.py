@@ -67,7 +67,8 @@ class Submission:
 
 
 def _ref(p: dict[str, Any], name: str) -> str:
-    ref = (p.get("valueReference") or {}).get("reference")
+    value = p.get("valueReference")
+    ref = value.get("reference") if isinstance(value, dict) else None
     if not isinstance(ref, str) or "/" not in ref:
         raise FhirError.invalid(
             f"Parameter {name!r} takes valueReference with a reference (Organization/id)",

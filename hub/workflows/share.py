@@ -21,9 +21,12 @@ audit like a direct request):
   registration form, ``payload`` the form, ``sent`` now. It is in the Patient compartment, so
   the providers find it (``Communication?recipient=…``) and read the form through the gate.
 
-Refused: a person the caller may not see (404, as an unknown one), a person without a
-register entry (422), a withdrawn consent (409 — sharing needs the person's consent), a
-provider that is not a known Organization (422 naming the parameter).
+Refused: a person the caller may not see (404, as an unknown one), a caller that does not
+keep the person's consent (403: only the consultation office or the core center — its author,
+``Consent.organization`` or its care-management permit — and never under break-glass), a person
+without a register entry (422), a withdrawn consent (409 — sharing needs the person's consent),
+a provider that is not a known Organization (422 naming the parameter), a register entry or
+consent changed concurrently (412).
 """
 
 from __future__ import annotations
@@ -69,7 +72,8 @@ def parse(body: Any) -> tuple[list[str], str | None]:
     for p in body.get("parameter") or []:
         name = p.get("name") if isinstance(p, dict) else None
         if name == "provider":
-            ref = (p.get("valueReference") or {}).get("reference")
+            value = p.get("valueReference")
+            ref = value.get("reference") if isinstance(value, dict) else None
             if not isinstance(ref, str) or not ref.startswith("Organization/"):
                 raise FhirError.invalid(
                     "Parameter 'provider' takes valueReference → Organization/[id]",
@@ -155,6 +159,17 @@ def share_registration(req: FhirRequest, repo: Repository) -> FhirResponse:
     if stored_episode is None or stored_consent is None:
         raise FhirError.of(422, IssueType.PROCESSING, f"Patient/{pid} has no registration to share")
     require_visible(req, stored_episode)
+    if req.gate is not None:
+        verdict = req.gate.check([stored_consent])[0]
+        if not verdict.permit:
+            raise FhirError.not_found(f"Patient/{pid} is not known")
+        if not req.gate.may_change_consent(verdict):
+            raise FhirError.of(
+                403,
+                IssueType.FORBIDDEN,
+                "Only the organizations that keep the person's consent (the consultation "
+                "office, the core center) may share the registration; never under break-glass",
+            )
     episode, consent = _body(stored_episode), _body(stored_consent)
     if consent.get("status") in WITHDRAWN:
         raise FhirError.of(
@@ -197,11 +212,19 @@ def share_registration(req: FhirRequest, repo: Repository) -> FhirResponse:
     if note:
         communication["note"] = [{"text": note}]
     entries: list[dict[str, Any]] = []
-    for body in (episode, with_providers(consent, providers)):
+    for body, stored in (
+        (episode, stored_episode),
+        (with_providers(consent, providers), stored_consent),
+    ):
+        # ifMatch: a concurrent change of either makes this share fail (412), not lose it
         entries.append(
             {
                 "resource": body,
-                "request": {"method": "PUT", "url": f"{body['resourceType']}/{body['id']}"},
+                "request": {
+                    "method": "PUT",
+                    "url": f"{body['resourceType']}/{body['id']}",
+                    "ifMatch": stored.etag,
+                },
             }
         )
     entries.append(

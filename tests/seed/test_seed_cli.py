@@ -132,3 +132,23 @@ def test_consents_vary_as_drawn(database_url: str, tmp_path: Path) -> None:
         else:
             assert set(permits) == refs and all(v == {"ETREAT"} for v in permits.values())
     assert seen == set(ConsentVariant)
+
+
+def test_seed_refuses_a_database_with_other_persons(database_url: str, tmp_path: Path) -> None:
+    """``hub seed`` registers demo clients (one with break-glass power): it refuses a database
+    that holds persons it did not make, unless ``--force``."""
+    from hub.app import create_app
+    from hub.config import Settings
+    from hub.store.repository import Repository
+
+    app = create_app(Settings(database_url=database_url, data_dir=tmp_path, auto_migrate=True))
+    with app.extensions["hub.db"].unit(write=True) as conn:
+        Repository(conn).create({"resourceType": "Patient", "gender": "female"}, res_id="real-1")
+    app.extensions["hub.db"].dispose()
+    env = {"HUB_DATABASE_URL": database_url, "HUB_DATA_DIR": str(tmp_path)}
+    refused = CliRunner().invoke(main, ["seed", "--size", "1", "--quiet"], env=env)
+    assert refused.exit_code == 1
+    assert "Patient/real-1" in refused.output and "--force" in refused.output
+    assert not (tmp_path / "seed-clients.json").exists()
+    forced = CliRunner().invoke(main, ["seed", "--size", "1", "--quiet", "--force"], env=env)
+    assert forced.exit_code == 0, forced.output

@@ -7,6 +7,7 @@ from typing import Any
 
 from tests.access import World, ids
 from tests.workflows.test_end_to_end import (
+    ALL,
     CORE,
     OFFICE,
     PROV_A,
@@ -141,3 +142,81 @@ def test_share_needs_write_scopes(world: World) -> None:
     world.tokens["reader"] = world.token("reader", "system/*.rs")
     resp = share(world, pid, PROV_B, token="reader")
     assert resp.status_code == 403, resp.get_json()
+
+
+HOSPITAL = "Organization/hospital-h"
+ACT_REASON = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
+PARTICIPATION = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
+
+
+def test_only_the_consents_keepers_may_share_or_change_it(world: World) -> None:
+    """A provider the consent names, or a hospital under break-glass, may read the person but
+    may neither share the registration nor change, replace or forge the consent (403)."""
+    organizations(world, PROV_A, PROV_B, HOSPITAL)
+    first = register(world, params(form(), PROV_A))
+    pid, consent_ref = out(first, "patient"), out(first, "consent")
+    a = world.tokens["a"]
+    assert world.get(a, pid).status_code == 200
+    refused = share(world, pid, PROV_B, token="a")
+    assert refused.status_code == 403, refused.get_json()
+    # the hospital's emergency department breaks the glass: it reads, and nothing more
+    world.client("er", HOSPITAL, ALL, break_glass=True)
+    world.tokens["er"] = world.token("er", ALL, "ETREAT")
+    reason = {
+        "resourceType": "Parameters",
+        "parameter": [{"name": "reason", "valueString": "救急"}],
+    }
+    er = world.tokens["er"]
+    assert world.hub.fhir("POST", f"{pid}/$break-glass", er, reason).status_code == 200
+    assert world.get(er, pid).status_code == 200
+    assert share(world, pid, HOSPITAL, token="er").status_code == 403
+    consent = ok(world.get(er, consent_ref))
+    consent.pop("meta")
+    consent["provision"]["provision"].append(
+        {
+            "type": "permit",
+            "actor": [
+                {
+                    "role": {"coding": [{"system": PARTICIPATION, "code": "IRCP"}]},
+                    "reference": {"reference": HOSPITAL},
+                }
+            ],
+            "purpose": [{"system": ACT_REASON, "code": "TREAT"}],
+        }
+    )
+    for token in (er, a):
+        resp = world.hub.fhir("PUT", consent_ref, token, consent)
+        assert resp.status_code == 403, resp.get_json()
+        assert world.hub.fhir("DELETE", consent_ref, token).status_code == 403
+        forged = {k: v for k, v in consent.items() if k != "id"}
+        resp = world.hub.fhir("POST", "Consent", token, forged)
+        assert resp.status_code == 403, resp.get_json()
+        assert resp.get_json()["issue"][0]["expression"] == ["Consent.patient"]
+    assert ok(world.get(world.tokens["office"], f"{consent_ref}/_history"))["total"] == 1
+    # a provider the consent does not name cannot forge one either
+    b = world.tokens["b"]
+    resp = world.hub.fhir("POST", "Consent", b, {k: v for k, v in consent.items() if k != "id"})
+    assert resp.status_code == 403
+    assert world.get(b, pid).status_code == 404
+    # the keepers may: the office (author) and the core center (Consent.organization)
+    assert share(world, pid, PROV_B).status_code == 200
+    resp = share(world, pid, HOSPITAL, token="core")
+    assert resp.status_code == 200, resp.get_json()
+
+
+def test_malformed_provider_parameter_is_a_400(world: World) -> None:
+    organizations(world, PROV_A)
+    pid = out(register(world, params(form(), PROV_A)), "patient")
+    body = {
+        "resourceType": "Parameters",
+        "parameter": [{"name": "provider", "valueReference": "Organization/provider-a"}],
+    }
+    resp = world.hub.fhir("POST", f"{pid}/$share-registration", world.tokens["office"], body)
+    assert resp.status_code == 400
+    assert resp.get_json()["issue"][0]["expression"] == [
+        "Parameters.parameter.where(name='provider')"
+    ]
+    bad = params(form(), PROV_A)
+    bad["parameter"][1]["valueReference"] = "Organization/core-center"
+    resp = world.hub.fhir("POST", "Patient/$register", world.tokens["office"], bad)
+    assert resp.status_code == 400, resp.get_json()
