@@ -11,6 +11,10 @@ themselves; they ask the gate:
 * ``check(items)`` — the precise decision for each resource, by the pure engine
   (``hub.consent.engine.decide``) over the patient's consents; every gated item is recorded
   (permit or deny, with the consent version and provision path that decided) for the audit.
+* ``may_change_consent(verdict)`` / ``may_write_consent_for(pid)`` — who may change or record
+  a Consent: only the organizations that keep the person's consents (the creator of the
+  person's record, a consent's author, ``Consent.organization``, its CAREMGT permit's actors),
+  never under break-glass; seeing a consent is not enough to change it.
 
 Rules the gate adds around the engine (state them where privacy officers can read them):
 directory data (types outside the Patient compartment) is gated by scopes only; AuditEvents
