@@ -40,6 +40,7 @@ from sqlalchemy import ColumnElement, Connection, FromClause, and_, bindparam, s
 from hub.access.schema import break_glass
 from hub.consent.codes import CONTACT_AGREEMENT_EXTENSION
 from hub.consent.engine import AccessRequest, BreakGlass, Decision, decide
+from hub.consent.keepers import consent_keepers
 from hub.consent.model import ConsentRecord, parse_consent
 from hub.fhir.indexing import compartment_params
 from hub.fhir.searchparams import SUPPORTED_TYPES
@@ -454,32 +455,6 @@ class Gate:
 
     def visible(self, items: Sequence[StoredResource]) -> list[StoredResource]:
         return [v.item for v in self.check(items) if v.permit]
-
-
-def consent_keepers(body: dict[str, Any]) -> frozenset[str]:
-    """The organizations that keep a Consent (pure): ``Consent.organization`` and the actors of
-    any permit provision whose purposes include care management (CAREMGT)."""
-    refs = {
-        str(o.get("reference"))
-        for o in body.get("organization") or []
-        if isinstance(o, dict) and o.get("reference")
-    }
-    stack = list((body.get("provision") or {}).get("provision") or [])
-    while stack:
-        p = stack.pop()
-        if not isinstance(p, dict):
-            continue
-        stack.extend(p.get("provision") or [])
-        codes = {c.get("code") for c in p.get("purpose") or [] if isinstance(c, dict)}
-        if p.get("type") == "permit" and "CAREMGT" in codes:
-            refs |= {
-                str(a["reference"]["reference"])
-                for a in p.get("actor") or []
-                if isinstance(a, dict)
-                and isinstance(a.get("reference"), dict)
-                and a["reference"].get("reference")
-            }
-    return frozenset(refs)
 
 
 def visible_to(gate: Gate | None, stored: StoredResource) -> bool:
