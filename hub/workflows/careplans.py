@@ -113,7 +113,8 @@ def _ext(body: dict[str, Any], url: str, key: str) -> Any:
     return next((e.get(key) for e in body.get("extension") or [] if e.get("url") == url), None)
 
 
-def _date(value: Any) -> date | None:
+def parse_date(value: Any) -> date | None:
+    """The date of a FHIR date/dateTime string (its first 10 characters), else None."""
     try:
         return date.fromisoformat(str(value)[:10]) if value else None
     except ValueError:
@@ -130,7 +131,7 @@ def monitoring_subject(body: dict[str, Any], birth: date | None) -> MonitoringSu
     return MonitoringSubject(
         services=frozenset(services),
         birth_date=birth,
-        service_start=_date(_ext(body, EXT_START, "valueDate")),
+        service_start=parse_date(_ext(body, EXT_START, "valueDate")),
         intensive_support=_ext(body, EXT_INTENSIVE, "valueBoolean") is True,
         ltc_care_management=_ext(body, EXT_LTC, "valueBoolean") is True,
     )
@@ -138,9 +139,9 @@ def monitoring_subject(body: dict[str, Any], birth: date | None) -> MonitoringSu
 
 def last_monitoring(body: dict[str, Any]) -> date | None:
     return (
-        _date(_ext(body, EXT_LAST, "valueDate"))
-        or _date((body.get("period") or {}).get("start"))
-        or _date(body.get("created"))
+        parse_date(_ext(body, EXT_LAST, "valueDate"))
+        or parse_date((body.get("period") or {}).get("start"))
+        or parse_date(body.get("created"))
     )
 
 
@@ -172,7 +173,7 @@ def keep_monitoring_task(req: FhirRequest, repo: Repository, body: dict[str, Any
     if isinstance(subject, str) and subject.startswith("Patient/"):
         patient = repo.read("Patient", subject.split("/", 1)[1])
         if patient is not None and patient.content:
-            birth = _date(loads(patient.content).get("birthDate"))
+            birth = parse_date(loads(patient.content).get("birthDate"))
     last = last_monitoring(body)
     due = next_monitoring(monitoring_subject(body, birth), last) if last else None
     tid = task_id(str(body["id"]))
@@ -231,14 +232,14 @@ def monitoring_due(req: FhirRequest, repo: Repository) -> FhirResponse:
     if not owner:
         raise FhirError.invalid("Parameter 'owner' (Organization/id) is required", "owner")
     raw = req.param("date")
-    until = _date(raw) if raw else date.today()
+    until = parse_date(raw) if raw else date.today()
     if until is None:
         raise FhirError.invalid(f"{raw!r} is not a date (YYYY-MM-DD)", "date")
     criteria = [("code", f"{TASK_CODE}|monitoring"), ("owner", owner), ("status", "requested")]
     found = find_matches(req, repo, "Task", criteria, limit=req.max_count)
     due: list[tuple[date, StoredResource]] = []
     for item in found:
-        end = _date(
+        end = parse_date(
             ((loads(item.content or b"{}").get("restriction") or {}).get("period") or {}).get("end")
         )
         if end is not None and end <= until:

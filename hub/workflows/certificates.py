@@ -29,6 +29,7 @@ from hub.fhir.errors import FhirError
 from hub.resources.interactions import require_visible
 from hub.resources.request import FhirRequest, FhirResponse
 from hub.store.repository import Repository
+from hub.workflows.careplans import parse_date
 from hub.workflows.conformance import CANONICAL_BASE
 from hub.workflows.forms import FormAnswers, check_response, form_error, questionnaire
 from hub.workflows.monitoring import add_months
@@ -42,18 +43,11 @@ def is_certificate(body: dict[str, Any]) -> bool:
     return str(body.get("questionnaire", "")).split("|", 1)[0] == CERTIFICATE_FORM
 
 
-def _date(value: Any) -> date | None:
-    try:
-        return date.fromisoformat(str(value)[:10]) if value else None
-    except ValueError:
-        return None
-
-
 def issued(body: dict[str, Any]) -> date | None:
     """The issue date: the form's 記入日 (``date``), else ``authored``."""
     q = questionnaire(CERTIFICATE_FORM) or {}
     answers = FormAnswers.of(body.get("item", []), q.get("item", []))
-    return _date(answers.date("date")) or _date(body.get("authored"))
+    return parse_date(answers.date("date")) or parse_date(body.get("authored"))
 
 
 def valid_until(issue: date, months: int) -> date:
@@ -93,7 +87,7 @@ def _on(req: FhirRequest) -> date:
     raw = req.param("date")
     if raw is None:
         return datetime.now(UTC).date()
-    on = _date(raw)
+    on = parse_date(raw)
     if on is None or len(raw) != 10:
         raise FhirError.invalid("date must be YYYY-MM-DD", "date")
     return on

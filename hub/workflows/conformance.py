@@ -70,7 +70,7 @@ def hub_resources() -> list[dict[str, Any]]:
     return resources
 
 
-def _without_version_meta(resource: dict[str, Any]) -> dict[str, Any]:
+def without_version_meta(resource: dict[str, Any]) -> dict[str, Any]:
     copy = dict(resource)
     meta = {
         k: v for k, v in (copy.get("meta") or {}).items() if k not in ("versionId", "lastUpdated")
@@ -85,8 +85,8 @@ def _without_version_meta(resource: dict[str, Any]) -> dict[str, Any]:
 def _same_content(stored: StoredResource, resource: dict[str, Any]) -> bool:
     if stored.content is None:
         return False
-    return canonical(_without_version_meta(loads(stored.content))) == canonical(
-        _without_version_meta(resource)
+    return canonical(without_version_meta(loads(stored.content))) == canonical(
+        without_version_meta(resource)
     )
 
 

@@ -42,7 +42,7 @@ from hub.resources.interactions import require_visible
 from hub.resources.request import FhirRequest, FhirResponse
 from hub.store.records import StoredResource
 from hub.store.repository import Repository
-from hub.workflows.conformance import CANONICAL_BASE
+from hub.workflows.conformance import CANONICAL_BASE, without_version_meta
 from hub.workflows.register import run_transaction
 from hub.workflows.registry import (
     EXT_FORM,
@@ -96,13 +96,7 @@ def _current(repo: Repository, rtype: str, rid: str) -> StoredResource | None:
 
 def _body(stored: StoredResource) -> dict[str, Any]:
     """The stored content without the server-set ``meta.versionId``/``lastUpdated``."""
-    body = dict(loads(stored.content or b"{}"))
-    meta = {
-        k: v
-        for k, v in (body.pop("meta", None) or {}).items()
-        if k not in ("versionId", "lastUpdated")
-    }
-    return {**body, "meta": meta} if meta else body
+    return without_version_meta(dict(loads(stored.content or b"{}")))
 
 
 def with_providers(consent: dict[str, Any], providers: list[str]) -> dict[str, Any]:
