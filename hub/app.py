@@ -32,6 +32,12 @@ def create_app(settings: Settings | None = None) -> Flask:
 
         install_conformance(db.engine)  # profiles/jp-hub served at their canonical urls
     app.extensions["hub.db"] = db
+    if settings.audit_index_delay > 0:  # AuditEvents' search index, off the request path
+        from hub.store import backlog
+
+        backlog.install(
+            db.engine, backlog.BacklogIndexer(db.engine, delay=settings.audit_index_delay)
+        )
 
     from hub.resources import errors, http
     from hub.resources.routes import CONVERTERS

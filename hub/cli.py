@@ -108,6 +108,9 @@ def serve(host: str, port: int, workers: int, threads: int, dev: bool) -> None:
 
     if (ck := checkpointer_of(engine)) is not None:  # no thread may be alive when gunicorn forks
         ck.stop(final=True)
+    from hub.store.backlog import stop_all
+
+    stop_all()
     engine.dispose()
     os.environ["HUB_AUTO_MIGRATE"] = "0"  # migrated (and profiles loaded) once, not per worker
     click.echo(

@@ -57,6 +57,11 @@ class Settings:
     #: Months a health certificate (健康診断書共通様式) stays valid from its issue date — the
     #: base sets it (``HUB_CERTIFICATE_VALID_MONTHS``).
     certificate_valid_months: int = 12
+    #: Seconds without an audited interaction (in a server process) before a background thread
+    #: writes the waiting AuditEvents' search index — at once when 10,000 wait
+    #: (``HUB_AUDIT_INDEX_DELAY``; 0 = no thread: each AuditEvent search first indexes what is
+    #: waiting). Either way a search sees every record (``hub.store.backlog``).
+    audit_index_delay: float = 2.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
@@ -80,6 +85,7 @@ class Settings:
             audit_retention_years=int(e.get("HUB_AUDIT_RETENTION_YEARS", "3")),
             ledger_origin=e.get("HUB_LEDGER_ORIGIN") or "community-support-hub/ledger",
             certificate_valid_months=int(e.get("HUB_CERTIFICATE_VALID_MONTHS", "12")),
+            audit_index_delay=float(e.get("HUB_AUDIT_INDEX_DELAY", "2")),
         )
         return replace(settings, **overrides)
 

@@ -45,10 +45,11 @@ from hub.consent.model import ConsentRecord, parse_consent
 from hub.fhir.indexing import compartment_params
 from hub.fhir.searchparams import SUPPORTED_TYPES
 from hub.resources.context import SystemContext
+from hub.store import backlog
 from hub.store import schema as s
 from hub.store.records import StoredResource, now_micros
-from hub.store.repository import raw_rows
 from hub.store.search import RidRestriction
+from hub.store.statements import raw_rows
 
 log = logging.getLogger("hub.access")
 
@@ -332,6 +333,8 @@ class Gate:
         decide only — a search that counts or pages records just what it returns, ``note``)."""
         out: list[Verdict] = []
         gated = [i for i in items if i.res_type in GATED_TYPES]
+        if self.privacy_officer:  # the persons an AuditEvent names are in its index rows
+            backlog.ensure(self.conn, {i.res_type for i in gated})
         comp, authors = self._facts([i.rid for i in gated]) if not self.unrestricted else ({}, {})
         if not self.unrestricted:
             self._load_consents(

@@ -1,6 +1,7 @@
 """The search index rows of a hub-written AuditEvent, read straight off its known shape.
 
-Every interaction writes an AuditEvent, so indexing one is on every request's path. The
+Every interaction writes an AuditEvent; its index rows are written from the index backlog
+(``hub.store.backlog``, which calls ``audit_index`` through ``backlog.INDEXERS``), in batches. The
 generic indexer (``hub.fhir.indexing.index_resource``) runs each AuditEvent search
 parameter's FHIRPath expression (http://hl7.org/fhir/R4/auditevent.html#search) over the
 JSON; ``audit_index`` reads the same elements directly from the shapes ``hub.audit.events
@@ -24,6 +25,7 @@ from hub.audit.events import AuditRecord, Disclosure, Outcome, render
 from hub.fhir import indexing as ix
 from hub.fhir.fhirpath import split_reference
 from hub.fhir.searchparams import SearchParamRegistry
+from hub.store import backlog
 
 log = logging.getLogger(__name__)
 
@@ -216,3 +218,6 @@ def audit_index(event: dict[str, Any], registry: SearchParamRegistry) -> ix.Inde
     this registry's AuditEvent parameters are not the ones checked (module docstring)."""
     codes = _codes(registry)
     return _fast(event, codes) if codes is not None else None
+
+
+backlog.INDEXERS["AuditEvent"] = audit_index  # the backlog's catch-up indexes with it

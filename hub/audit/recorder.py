@@ -11,10 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from hub.audit import index as _index  # noqa: F401  (registers the backlog's AuditEvent indexer)
 from hub.audit.events import AuditRecord, Disclosure, Outcome, render
-from hub.audit.index import audit_index
-from hub.store.records import StoredResource, micros_to_instant, now_micros
-from hub.store.repository import Repository
+from hub.store import backlog
+from hub.store.records import StoredResource, location_parts, micros_to_instant, now_micros
+from hub.store.repository import DEFERRED, Repository, time_ordered_id
+from hub.store.statements import raw_rows
 
 
 @dataclass
@@ -55,38 +57,38 @@ def disclosures(verdicts: list[Any]) -> list[Disclosure]:
     return out
 
 
+_WRITTEN_SQL = (
+    "SELECT c.patient_id FROM resource r LEFT JOIN idx_compartment c ON c.rid = r.rid"
+    " WHERE r.res_type = ? AND r.res_id = ? AND r.deleted = ?"
+)
+
+
 def written(repo: Repository, location: str | None) -> list[tuple[str, tuple[str, ...]]]:
     """What a create or update stored (its ``Location``) and whose compartment holds it, so
-    that the AuditEvent of a write names the person (BALP: the patient entity)."""
-    from sqlalchemy import select
-
-    from hub.store import schema as s
-
-    if not location or "/_history/" not in location:
+    that the AuditEvent of a write names the person (BALP: the patient entity). One fixed
+    query on the transaction's cursor: every write's audit record asks it."""
+    parts = location_parts(location)
+    if parts is None or parts[2] is None:
         return []
-    head, version = location.rsplit("/_history/", 1)
-    parts = head.rsplit("/", 2)
-    if len(parts) < 3:
+    res_type, res_id, version = parts
+    rows = raw_rows(repo.conn, _WRITTEN_SQL, (res_type, res_id, False))
+    if not rows:  # not stored, or deleted
         return []
-    stored = repo.read(parts[1], parts[2])
-    if stored is None or stored.deleted:
-        return []
-    rows = repo.conn.execute(
-        select(s.idx_compartment.c.patient_id).where(s.idx_compartment.c.rid == stored.rid)
-    )
-    pids = tuple(sorted({str(r[0]) for r in rows}))
-    return [(f"{parts[1]}/{parts[2]}/_history/{version}", pids)]
+    pids = tuple(sorted({str(r[0]) for r in rows if r[0] is not None}))
+    return [(f"{res_type}/{res_id}/_history/{version}", pids)]
 
 
 def write(repo: Repository, record: AuditRecord) -> StoredResource:
     """Store the AuditEvent (the hub is its only author; the API refuses to write one) and
     append its 'access' entry to the ledger, in the same transaction. Its search index rows
-    come from ``hub.audit.index.audit_index`` (the shapes ``render`` makes, no FHIRPath)."""
+    are deferred to the index backlog (``hub.store.backlog``: written off the request path by
+    ``hub.audit.index.audit_index``, and always before a search that could return it)."""
     from hub.ledger.log.store import record_access
 
-    event = render(record)
-    stored = repo.create(event, method="AUDIT", index=audit_index(event, repo.registry))
+    stored = repo.create(render(record), res_id=time_ordered_id(), method="AUDIT", index=DEFERRED)
     record_access(repo.conn, stored)
+    if (indexer := backlog.indexer_of(repo.conn)) is not None:
+        indexer.notify()
     return stored
 
 

@@ -473,6 +473,8 @@ def _gated_history(
     from hub.store.search import restrict_condition
 
     gate = req.gate
+    if req.resource_type:  # (the system history leaves AuditEvents out)
+        repo.materialize(req.resource_type)
     v = s.resource_version.c
     where = [v.deleted == false()]
     where.append(

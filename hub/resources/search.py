@@ -31,7 +31,15 @@ from hub.resources.request import FhirRequest, FhirResponse
 from hub.store.records import StoredResource
 from hub.store.repository import Repository
 from hub.store.schema import resource
-from hub.store.search import SearchPage, _filter, _included, _ordered, _stored, run_search
+from hub.store.search import (
+    SearchPage,
+    _filter,
+    _included,
+    _ordered,
+    _stored,
+    query_types,
+    run_search,
+)
 
 #: Candidates decided per round trip, and at most for a total (see the module docstring).
 SCAN_CHUNK = 200
@@ -188,19 +196,6 @@ def gated_page(
 
 
 def involved_types(query: SearchQuery, repo: Repository) -> set[str]:
-    """Every resource type a search can return or reveal: its own, chain targets, includes."""
-    from hub.fhir.searchparams import SUPPORTED_TYPES
-
-    types = {query.resource_type}
-    for crit in query.criteria:
-        if getattr(crit, "chain", None) is not None:
-            types |= {crit.chain_type} if crit.chain_type else set(SUPPORTED_TYPES)
-    for inc in (*query.includes, *query.revincludes):
-        types.add(inc.source_type)
-        target = getattr(inc, "target_type", None)
-        if target:
-            types.add(target)
-        else:
-            param = repo.registry.get(inc.source_type, inc.param)
-            types |= set(param.target) if param and param.target else set(SUPPORTED_TYPES)
-    return types
+    """Every resource type a search can return or reveal (``hub.store.search.query_types``
+    over the repository's registry)."""
+    return query_types(query, repo.registry)

@@ -77,6 +77,9 @@ def run_seed(
                 lambda: loader.load_people(size, seed, as_of, batch=batch, progress=bar.update)
             )
         report.loaded, report.skipped = loaded, skipped
+        from hub.store.backlog import drain  # the AuditEvents' version and index rows, now
+
+        report.audit_rows_written, report.audit_rows_seconds = ld.timed(lambda: drain(db.engine))
         report.counts = ld.counts(db)
         out = report.to_json()
         out["clients_file"] = str(clients_file(settings.data_dir))

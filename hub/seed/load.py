@@ -78,6 +78,9 @@ class SeedReport:
     directory_written: int = 0
     clients_changed: int = 0
     seconds: float = 0.0
+    #: AuditEvents whose version and index rows the seed wrote at the end (hub.store.backlog)
+    audit_rows_written: int = 0
+    audit_rows_seconds: float = 0.0
     counts: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -92,6 +95,10 @@ class SeedReport:
             "clients_changed": self.clients_changed,
             "seconds": round(self.seconds, 2),
             "ms_per_person": round(per, 1),
+            "audit_backlog": {
+                "written": self.audit_rows_written,
+                "seconds": round(self.audit_rows_seconds, 2),
+            },
             "counts": self.counts,
         }
 

@@ -32,9 +32,7 @@ from __future__ import annotations
 
 import atexit
 import logging
-import os
 import sqlite3
-import threading
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -43,6 +41,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+
+from hub.store.threads import OnDemandThread
 
 log = logging.getLogger(__name__)
 
@@ -109,61 +109,29 @@ def _sqlite_setup(engine: Engine, checkpointer: WalCheckpointer | None) -> None:
             notify()  # (fires just before the COMMIT; the thread's last pass catches it)
 
 
-class WalCheckpointer:
+class WalCheckpointer(OnDemandThread):
     """Background ``PRAGMA wal_checkpoint(PASSIVE)`` for one SQLite database file.
 
     ``notify()`` (every commit) wakes a daemon thread, started on demand — again after a fork
     or after it ended for lack of writes — which checkpoints, waits ``interval`` seconds so
     that the next pass copies a batch of commits, and ends after ``idle`` seconds without one,
-    with a last pass. Errors are logged, never raised: the backstop checkpoint still runs.
+    with a last pass (also on ``stop()``: ``Database.dispose``, and for good at interpreter
+    exit). Errors are logged, never raised: the backstop checkpoint still runs.
     """
+
+    name = "hub-wal-checkpointer"
 
     def __init__(
         self, path: str, *, interval: float = CHECKPOINT_INTERVAL, idle: float = CHECKPOINT_IDLE
     ) -> None:
+        super().__init__()
         self.path = path
         self.interval = interval
         self.idle = idle
         self.passes = 0
         #: the last pass's (busy, WAL frames, frames checkpointed), as the PRAGMA returns it
         self.last: tuple[int, int, int] = (0, 0, 0)
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._halt = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._pid = 0
-        self._closed = False
         _LIVE.add(self)
-
-    @property
-    def running(self) -> bool:
-        """Whether this process's thread is alive."""
-        t = self._thread
-        return t is not None and self._pid == os.getpid() and t.is_alive()
-
-    def notify(self) -> None:
-        """A write is committing: make sure a checkpoint pass follows it."""
-        self._wake.set()
-        if self._thread is None or self._pid != os.getpid():
-            with self._lock:
-                if (self._thread is None or self._pid != os.getpid()) and not self._closed:
-                    self._halt.clear()
-                    self._pid = os.getpid()
-                    self._thread = threading.Thread(
-                        target=self._run, name="hub-wal-checkpointer", daemon=True
-                    )
-                    self._thread.start()
-
-    def stop(self, timeout: float = 5.0, *, final: bool = False) -> None:
-        """End the thread after a last pass (``Database.dispose``; a later commit starts it
-        again unless ``final``, as at interpreter exit)."""
-        with self._lock:
-            self._closed = self._closed or final
-            self._halt.set()
-            thread = self._thread if self._pid == os.getpid() else None
-        self._wake.set()
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout)
 
     def run_pass(self, conn: sqlite3.Connection | None = None) -> tuple[int, int, int]:
         """One PASSIVE checkpoint (on ``conn``, or a connection of its own)."""
@@ -200,10 +168,8 @@ class WalCheckpointer:
         try:
             while not self._halt.is_set():
                 if not self._wake.wait(self.idle):
-                    with self._lock:
-                        if not self._wake.is_set():
-                            self._thread = None  # the next commit starts another
-                            break
+                    if self._idle_end():  # the next commit starts another
+                        break
                     continue
                 self._wake.clear()
                 self._safe_pass(conn)
@@ -211,9 +177,7 @@ class WalCheckpointer:
             self._safe_pass(conn)
         finally:
             conn.close()
-            with self._lock:
-                if self._thread is threading.current_thread():
-                    self._thread = None
+            self._ended()
 
 
 _LIVE: weakref.WeakSet[WalCheckpointer] = weakref.WeakSet()
@@ -223,6 +187,14 @@ _LIVE: weakref.WeakSet[WalCheckpointer] = weakref.WeakSet()
 def _stop_all() -> None:
     for checkpointer in list(_LIVE):
         checkpointer.stop(timeout=2.0, final=True)
+
+
+def shareable(conn: Connection) -> bool:
+    """Whether other connections see this one's database (not an in-memory SQLite)."""
+    url = conn.engine.url
+    return url.get_backend_name() != "sqlite" or (
+        url.database not in (None, "", ":memory:") and url.query.get("mode") != "memory"
+    )
 
 
 class Database:
@@ -244,6 +216,11 @@ class Database:
                 yield c
 
     def dispose(self) -> None:
+        from hub.store.backlog import indexer_of
+
+        indexer = indexer_of(self.engine)
+        if indexer is not None:  # its thread ends
+            indexer.stop()
         checkpointer = checkpointer_of(self.engine)
         if checkpointer is not None:
             checkpointer.stop()

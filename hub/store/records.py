@@ -32,6 +32,18 @@ class StoredResource:
         return f"{self.res_type}/{self.res_id}"
 
 
+def location_parts(location: str | None) -> tuple[str, str, str | None] | None:
+    """``(type, id, version)`` of a ``Location`` header (``[base/]Type/id[/_history/v]``;
+    http://hl7.org/fhir/R4/http.html#create), or None when it names no resource."""
+    if not location:
+        return None
+    head, _, version = location.partition("/_history/")
+    parts = head.rsplit("/", 2)
+    if len(parts) < 2 or not parts[-2] or not parts[-1]:
+        return None
+    return parts[-2], parts[-1], version or None
+
+
 def micros_to_instant(us: int) -> str:
     """µs since epoch → FHIR instant (``2026-11-23T09:14:46.123456+00:00``)."""
     return datetime.fromtimestamp(us / 1_000_000, tz=UTC).isoformat(timespec="microseconds")

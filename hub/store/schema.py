@@ -6,6 +6,7 @@
   the write, keyed by the resource's surrogate ``rid``.
 * ``idx_compartment`` — Patient-compartment membership (CompartmentDefinition/patient), used by
   ``$everything`` and by the consent gate.
+* ``index_backlog`` — the rids whose index rows are deferred (``hub.store.backlog``).
 
 Timestamps are integers (microseconds since the Unix epoch, UTC) so that range queries and
 ordering behave the same on both databases.
@@ -50,8 +51,14 @@ resource = Table(
     UniqueConstraint("res_type", "res_id", name="uq_resource_type_id"),
 )
 Index("ix_resource_type_updated", resource.c.res_type, resource.c.last_updated)
-#: the consent gate's author rule (``resource.author = :org``; migration 0005)
-Index("ix_resource_author", resource.c.author)
+#: the consent gate's author rule (``resource.author = :org``; migration 0005), rows with an
+#: author only (0008: AuditEvents, written on every request, have none)
+Index(
+    "ix_resource_author",
+    resource.c.author,
+    sqlite_where=resource.c.author.isnot(None),
+    postgresql_where=resource.c.author.isnot(None),
+)
 
 resource_version = Table(
     "resource_version",
@@ -175,6 +182,16 @@ Index(
     idx_consent_grant.c.kind,
 )
 Index("ix_grant_rid", idx_consent_grant.c.rid)
+
+#: resources stored with their search index — and, with a ``method``, their version row — not
+#: yet written (``hub.store.backlog``: AuditEvents, completed off the request path and always
+#: before a search, history or vread that could return them; migration 0006)
+index_backlog = Table(
+    "index_backlog",
+    metadata,
+    Column("rid", RID, primary_key=True, autoincrement=False),
+    Column("method", String(8), nullable=True),  # the version row's, while it waits
+)
 
 #: Every table whose rows are derived from a resource's current version (rebuilt on each write).
 INDEX_TABLES: tuple[Table, ...] = (

@@ -55,6 +55,8 @@ from hub.fhir.search.model import (
     TokenValue,
     TotalMode,
 )
+from hub.fhir.searchparams import SUPPORTED_TYPES, SearchParamRegistry, default_registry
+from hub.store import backlog
 from hub.store.records import StoredResource
 from hub.store.schema import idx_date, idx_reference, idx_string, idx_token, resource
 
@@ -358,9 +360,31 @@ def _stored(row: Row[Any]) -> StoredResource:
     )
 
 
+def query_types(query: SearchQuery, registry: SearchParamRegistry | None = None) -> set[str]:
+    """Every resource type a search can return or reveal: its own, chain targets, include
+    sources and targets (an open chain, or an include whose parameter names no target: every
+    supported type). The gate pre-filters these (``Gate.restrict``); a deferred one among them
+    is caught up first (``hub.store.backlog``)."""
+    registry = registry or default_registry()
+    types = {query.resource_type}
+    for crit in query.criteria:
+        if crit.chain is not None:
+            types |= {crit.chain_type} if crit.chain_type else set(SUPPORTED_TYPES)
+    for inc in (*query.includes, *query.revincludes):
+        types.add(inc.source_type)
+        if inc.target_type:
+            types.add(inc.target_type)
+        else:
+            param = registry.get(inc.source_type, inc.param)
+            types |= set(param.target) if param and param.target else set(SUPPORTED_TYPES)
+    return types
+
+
 def _filter(
     conn: Connection, query: SearchQuery, restrict_rids: Restriction | None
 ) -> list[ColumnElement[bool]]:
+    # a search that could return a deferred-index type sees every one committed before it
+    backlog.ensure(conn, query_types(query))
     builder = _Builder(conn.dialect.name, restrict_rids)
     return builder.conditions(resource, query.resource_type, query.criteria)
 

@@ -37,7 +37,7 @@ from hub.fhir.codes import IssueType
 from hub.fhir.errors import FhirError
 from hub.fhir.validate import validate_resource
 from hub.resources.request import FhirRequest, FhirResponse
-from hub.store.records import StoredResource
+from hub.store.records import StoredResource, location_parts
 from hub.store.repository import Repository
 from hub.workflows.conformance import CANONICAL_BASE
 from hub.workflows.monitoring import MonitoringSubject, next_monitoring
@@ -65,11 +65,10 @@ def plan_kind(body: dict[str, Any]) -> str | None:
 
 def written(repo: Repository, resp: FhirResponse) -> StoredResource | None:
     """The resource a create or update wrote (from its ``Location``), if it still exists."""
-    location = resp.headers.get("Location", "")
-    parts = location.split("/_history/")[0].rsplit("/", 2)
-    if resp.status >= 300 or len(parts) < 3:
+    parts = location_parts(resp.headers.get("Location"))
+    if resp.status >= 300 or parts is None:
         return None
-    stored = repo.read(parts[1], parts[2])
+    stored = repo.read(parts[0], parts[1])
     return None if stored is None or stored.deleted else stored
 
 

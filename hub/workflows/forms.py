@@ -230,8 +230,7 @@ class FormAnswers:
     def answers_under(self, prefix: str) -> bool:
         """Whether any item ``prefix`` or below it is answered."""
         return any(
-            link == prefix or link.startswith(prefix + ".")
-            for link in (*self.values, *self.groups)
+            link == prefix or link.startswith(prefix + ".") for link in (*self.values, *self.groups)
         )
 
     # typed access --------------------------------------------------------------------------

@@ -149,3 +149,30 @@ def test_writes_name_the_person_whose_data_they_are(hub: Hub) -> None:
     refs = [[w["what"]["reference"] for w in e.get("entity", [])] for e in events]
     org_refs = next(r for r in refs if f"Organization/{oid}/_history/1" in r)
     assert not [r for r in org_refs if r.startswith("Patient/")]
+
+
+def test_a_privacy_officers_read_of_a_waiting_record_still_names_the_person(hub: Hub) -> None:
+    """An AuditEvent read by id before the index backlog reached it (``hub.store.backlog``):
+    the gate catches up first, so the officer's own record names the person it was about."""
+    from hub.store import backlog
+
+    _core_t, a_t, po_t, pid = _setup(hub)
+    assert hub.fhir("GET", f"Patient/{pid}", a_t).status_code == 200
+    db = hub.app.extensions["hub.db"]
+    with db.unit(write=True) as conn:
+        backlog.catch_up(conn)
+    some = _events(hub, po_t, f"patient=Patient/{pid}&subtype=read")[0]["id"]
+    with db.unit(write=True) as conn:  # as if that record were still waiting
+        conn.exec_driver_sql(
+            "DELETE FROM idx_compartment WHERE rid = "
+            f"(SELECT rid FROM resource WHERE res_type = 'AuditEvent' AND res_id = '{some}')"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO index_backlog (rid) SELECT rid FROM resource"
+            f" WHERE res_type = 'AuditEvent' AND res_id = '{some}'"
+        )
+    assert hub.fhir("GET", f"AuditEvent/{some}", po_t).status_code == 200
+    officer_reads = _events(
+        hub, po_t, f"patient=Patient/{pid}&entity=AuditEvent/{some}&subtype=read"
+    )
+    assert len(officer_reads) == 1  # the officer's read, naming the person

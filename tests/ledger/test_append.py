@@ -1,6 +1,8 @@
-"""The append path (``hub.ledger.log.store.append``): on PostgreSQL a compare-and-set on the
-state row against the frontier this process last left, falling back to the locking path when
-another appender moved it; either way one tree with consecutive entries (RFC 9162 §2.1)."""
+"""The append path (``hub.ledger.log.store.append``): on PostgreSQL one call of the
+``hub_ledger_append`` function (migration 0007: the state row lock and the frontier update on
+the server), on SQLite the tree update in Python under ``BEGIN IMMEDIATE``; either way one
+tree with consecutive entries, every stored node what ``hub.ledger.merkle.append`` computes
+(RFC 9162 §2.1)."""
 
 from __future__ import annotations
 
@@ -16,7 +18,9 @@ from sqlalchemy import select
 from hub.config import Settings
 from hub.ledger import root_from_leaf_hashes
 from hub.ledger.log import store
-from hub.ledger.log.schema import ledger_entry
+from hub.ledger.log.schema import ledger_entry, ledger_node
+from hub.ledger.merkle import Frontier
+from hub.ledger.merkle import append as merkle_append
 from tests.ledger.conftest import FHIR_JSON
 
 
@@ -65,23 +69,29 @@ def _tree_is_sound(app: Flask, size: int) -> None:
         hashes = [bytes(r.leaf_hash) for r in rows]
         assert store.current_frontier(conn).root() == root_from_leaf_hashes(hashes)
         assert store.root_at(conn, size) == root_from_leaf_hashes(hashes)
+        # every stored node is the one the pure Python append completes (the reference)
+        expected, frontier = set(), Frontier()
+        for h in hashes:
+            frontier, nodes = merkle_append(frontier, h)
+            expected |= {(n.level, n.index, n.hash) for n in nodes}
+        stored = conn.execute(select(ledger_node.c.level, ledger_node.c.idx, ledger_node.c.hash))
+        assert {(int(a), int(b), bytes(c)) for a, b, c in stored} == expected
 
 
-def test_one_appender_takes_the_locking_path_once(
+def test_appends_build_the_same_tree_as_the_reference(
     ledger_app: Flask, lock_calls: type[_CountingSql]
 ) -> None:
     pid = _patient(ledger_app)
     http = ledger_app.test_client()
-    for _ in range(10):
+    for _ in range(40):  # sizes crossing several powers of two: nodes up to level 5
         assert http.get(f"/fhir/Patient/{pid}").status_code == 200
     postgres = ledger_app.extensions["hub.db"].dialect == "postgresql"
-    # PostgreSQL: only the first append (no guess yet) locks; SQLite always reads under
-    # BEGIN IMMEDIATE
-    assert lock_calls.calls == (1 if postgres else 11)
-    _tree_is_sound(ledger_app, 11)
+    # PostgreSQL: the function does it all; SQLite reads the state under BEGIN IMMEDIATE
+    assert lock_calls.calls == (0 if postgres else 41)
+    _tree_is_sound(ledger_app, 41)
 
 
-def test_two_appenders_alternating_fall_back_and_stay_consecutive(
+def test_two_appenders_alternating_stay_consecutive(
     ledger_app: Flask, second_app: Flask, lock_calls: type[_CountingSql]
 ) -> None:
     pid = _patient(ledger_app)
@@ -90,13 +100,11 @@ def test_two_appenders_alternating_fall_back_and_stay_consecutive(
         assert first.get(f"/fhir/Patient/{pid}").status_code == 200
         assert second.get(f"/fhir/Patient/{pid}").status_code == 200
     postgres = ledger_app.extensions["hub.db"].dialect == "postgresql"
-    # PostgreSQL: the create locks (no guess yet), the first read's guess holds, then every
-    # append follows the other engine's and misses; SQLite: every append reads under its lock
-    assert lock_calls.calls == (12 if postgres else 13)
+    assert lock_calls.calls == (0 if postgres else 13)
     _tree_is_sound(ledger_app, 13)
 
 
-def test_a_rolled_back_append_leaves_a_stale_guess_that_is_not_trusted(
+def test_a_rolled_back_append_leaves_no_trace(
     ledger_app: Flask, lock_calls: type[_CountingSql]
 ) -> None:
     pid = _patient(ledger_app)
@@ -104,9 +112,5 @@ def test_a_rolled_back_append_leaves_a_stale_guess_that_is_not_trusted(
     with pytest.raises(RuntimeError), db.unit(write=True) as conn:
         store.append(conn, "access", "AuditEvent/x/_history/1", b"{}")
         raise RuntimeError("the interaction failed after its append")
-    calls = lock_calls.calls
     assert ledger_app.test_client().get(f"/fhir/Patient/{pid}").status_code == 200
-    postgres = db.dialect == "postgresql"
-    assert lock_calls.calls == calls + 1  # PostgreSQL: the guess (size 2) missed; SQLite: as ever
-    assert postgres or lock_calls.calls == 3
-    _tree_is_sound(ledger_app, 2)
+    _tree_is_sound(ledger_app, 2)  # the rolled-back entry's index (1) was given again

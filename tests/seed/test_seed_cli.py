@@ -88,6 +88,12 @@ def test_seed_loads_then_changes_nothing(database_url: str, tmp_path: Path) -> N
     assert first["counts"]["Patient"] == SIZE
     assert first["counts"]["Organization"] == len(load().orgs)
     assert first["clients_changed"] == len(load().clients)
+    # the AuditEvents' deferred version and index rows are all written before the report
+    assert first["audit_backlog"]["written"] == first["counts"]["AuditEvent"] > SIZE
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(s.index_backlog)).scalar_one() == 0
+    engine.dispose()
     before = _state(database_url)
     # every Consent version is on the ledger (issue 5: consent changes are ledgered)
     assert before["ledger"] >= before["consent_versions"] > SIZE
@@ -106,6 +112,7 @@ def test_seed_loads_then_changes_nothing(database_url: str, tmp_path: Path) -> N
     again = _seed(database_url, tmp_path)
     assert again["loaded"] == 0 and again["skipped"] == SIZE
     assert again["directory_written"] == 0 and again["clients_changed"] == 0
+    assert again["audit_backlog"]["written"] == 0
     assert _state(database_url) == before  # no resource, version, ledger entry or client more
 
 

@@ -30,5 +30,5 @@ def test_head_revision_is_applied(database_url: str) -> None:
     from hub.store.migrate import current_revision
 
     engine = make_engine(database_url)
-    assert current_revision(engine) == "0005"
+    assert current_revision(engine) == "0008"
     engine.dispose()

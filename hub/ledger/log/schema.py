@@ -20,7 +20,10 @@ from hub.store.schema import metadata
 ledger_entry = Table(
     "ledger_entry",
     metadata,
-    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    #: SQLite: INTEGER, the rowid itself (no separate key index; migration 0008)
+    Column(
+        "idx", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    ),
     Column("kind", String(16), nullable=False),  # access | consent
     Column("ref", String(256), nullable=False, index=True),  # "AuditEvent/<id>/_history/1"
     Column("entry", LargeBinary, nullable=False),  # canonical JSON leaf bytes
@@ -34,6 +37,7 @@ ledger_node = Table(
     Column("level", Integer, primary_key=True, autoincrement=False),
     Column("idx", BigInteger, primary_key=True, autoincrement=False),
     Column("hash", LargeBinary, nullable=False),
+    sqlite_with_rowid=False,  # clustered on (level, idx): one B-tree (migration 0008)
 )
 
 ledger_state = Table(

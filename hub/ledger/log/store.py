@@ -2,9 +2,9 @@
 
 ``append`` runs inside the caller's transaction — the one that writes the AuditEvent or the
 Consent version it records — so the entry commits with it or not at all, and if the append
-fails the interaction fails. It locks ``ledger_state`` (on PostgreSQL by a compare-and-set
-UPDATE, or ``SELECT … FOR UPDATE`` when that misses; SQLite's ``BEGIN IMMEDIATE`` already
-serialises writers), so concurrent processes and hosts append one at a time: indexes are
+fails the interaction fails. It locks ``ledger_state`` (on PostgreSQL ``SELECT … FOR UPDATE``
+inside the ``hub_ledger_append`` function; SQLite's ``BEGIN IMMEDIATE`` already serialises
+writers), so concurrent processes and hosts append one at a time: indexes are
 consecutive and unique, and there is one tree (no forks). Each append writes the entry, the
 perfect-subtree nodes it completes (≤ log2(n) + 1 rows, 2 on average) and the new frontier;
 every ``checkpoint_every`` entries, and on the first append once the newest checkpoint is
@@ -17,7 +17,6 @@ depend on their values, so they are collected in a dry run and fetched in one qu
 from __future__ import annotations
 
 import base64
-import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -126,21 +125,12 @@ def _sql(conn: Connection, sql: str) -> str:
     return sql if conn.dialect.paramstyle == "qmark" else sql.replace("?", "%s")
 
 
-#: PostgreSQL, the common case in one round trip: a compare-and-set on the state row
-#: (``size`` and ``frontier`` as this process last left them), with the entry and the nodes
-#: inserted only if it matched (data-modifying CTEs: they read the UPDATE's RETURNING).
-_PG_CAS_SQL = (
-    "WITH s AS (UPDATE ledger_state SET size = %s, root = %s, frontier = %s"
-    " WHERE id = 1 AND size = %s AND frontier = %s RETURNING 1),"
-    " e AS (INSERT INTO ledger_entry (idx, kind, ref, entry, leaf_hash, created)"
-    " SELECT %s::bigint, %s::varchar, %s::varchar, %s::bytea, %s::bytea, %s::bigint FROM s),"
-    " n AS (INSERT INTO ledger_node (level, idx, hash) SELECT x.level, x.idx, x.hash"
-    " FROM s, unnest(%s::integer[], %s::bigint[], %s::bytea[]) AS x (level, idx, hash))"
-    " SELECT count(*) FROM s"
+#: PostgreSQL: the whole append in one statement (migration 0007's ``hub_ledger_append``: lock
+#: the state row, extend the frontier, write the entry, its nodes and the new state).
+_PG_APPEND_SQL = (
+    "SELECT entry_idx, new_size, new_frontier, new_root"
+    " FROM hub_ledger_append(%s::varchar, %s::varchar, %s::bytea, %s::bytea, %s::bigint)"
 )
-
-#: engine → the frontier its last append left (a guess for the compare-and-set, never trusted)
-_LAST: weakref.WeakKeyDictionary[Engine, Frontier] = weakref.WeakKeyDictionary()
 
 
 def _blob(frontier: Frontier) -> bytes:
@@ -151,15 +141,12 @@ def append(conn: Connection, kind: str, ref: str, content: bytes | None) -> int:
     """Append one entry in the caller's transaction; return its index (module docstring).
 
     Raw DB-API statements on the transaction's own connection, no ORM or statement compiling.
-    PostgreSQL: usually one round trip — a compare-and-set of the state row against the
-    frontier this process's last append left, writing the entry and nodes only if it held
-    (``_PG_CAS_SQL``; the UPDATE holds the row lock to the end of the transaction like
-    ``FOR UPDATE``, and in READ COMMITTED rechecks its condition on the newest committed row
-    after waiting for another appender); when it did not hold (another process appended, or
-    a transaction rolled back), the locking path: lock and read the state row, then one
-    statement writing the entry, the nodes it completes and the new state. SQLite
-    (``BEGIN IMMEDIATE`` already serialises writers): four short statements. No checkpoint
-    look-up either, except when a time checkpoint may be due (:func:`_time_due`).
+    PostgreSQL: one statement, ``hub_ledger_append`` (migration 0007), which takes the state
+    row lock (``FOR UPDATE``: concurrent appenders queue on it, held until each commits) and
+    does the RFC 9162 §2.1.1 frontier update on the server. SQLite (``BEGIN IMMEDIATE``
+    already serialises writers): four short statements, the tree update in Python
+    (``hub.ledger.merkle.append``). No checkpoint look-up either, except when a time
+    checkpoint may be due (:func:`_time_due`).
     """
     config = config_of(conn)
     if not conn.in_transaction():
@@ -168,42 +155,23 @@ def append(conn: Connection, kind: str, ref: str, content: bytes | None) -> int:
     data = leaf_bytes(kind, ref, content, now)
     h = leaf_hash(data)
     entry_params = (kind, ref, data, h, now)
-    pg = conn.dialect.name == "postgresql"
     cur = conn.connection.cursor()
     try:
-        guess = _LAST.get(conn.engine) if pg else None
-        new: Frontier | None = None
-        if guess is not None:
-            new, nodes = merkle_append(guess, h)
-            cur.execute(
-                _PG_CAS_SQL,
-                (new.size, new.root(), _blob(new), guess.size, _blob(guess),
-                 guess.size, *entry_params,
-                 [n.level for n in nodes], [n.index for n in nodes], [n.hash for n in nodes]),
-            )  # fmt: skip
+        if conn.dialect.name == "postgresql":
+            cur.execute(_PG_APPEND_SQL, entry_params)
             row = cur.fetchone()
-            if not (row and row[0] == 1):
-                new = None
-        if new is None:
+            if row is None:  # the function always returns its row
+                raise RuntimeError("hub_ledger_append returned nothing")
+            new = frontier_from(int(row[1]), bytes(row[2]))
+        else:
             cur.execute(_LOCK_SQL.get(conn.dialect.name, _LOCK_SQL["postgresql"]))
             row = cur.fetchone()
             frontier = frontier_from(int(row[0]), bytes(row[1])) if row else lock_state(conn)
             new, nodes = merkle_append(frontier, h)
-            state = (new.size, new.root(), _blob(new))
-            head = (frontier.size, *entry_params)
             node_params = tuple(v for n in nodes for v in (n.level, n.index, n.hash))
-            if pg:
-                cur.execute(
-                    _sql(conn, f"WITH e AS ({_ENTRY_SQL}), n AS ({_nodes_sql(len(nodes))}) "
-                               f"{_STATE_SQL}"),
-                    head + node_params + state,
-                )  # fmt: skip
-            else:
-                cur.execute(_ENTRY_SQL, head)
-                cur.execute(_nodes_sql(len(nodes)), node_params)
-                cur.execute(_STATE_SQL, state)
-        if pg:
-            _LAST[conn.engine] = new
+            cur.execute(_ENTRY_SQL, (frontier.size, *entry_params))
+            cur.execute(_nodes_sql(len(nodes)), node_params)
+            cur.execute(_STATE_SQL, (new.size, new.root(), _blob(new)))
         every, seconds = config.checkpoint_every, config.checkpoint_seconds
         if (every and new.size % every == 0) or (seconds and _time_due(cur, config, now)):
             _sign(conn, config, new, now)

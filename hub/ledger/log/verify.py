@@ -19,8 +19,8 @@ The first problem names the first bad index. ``verify_export`` (``hub.ledger.log
 runs steps 1, 2, 4 (roots only) and 5 over an export file, with no database.
 
 Speed: the log is cut into chunks that are aligned subtrees; each is first tried on the fast
-path (``hub.ledger.log.fast``: "sound" or "look closer"), in worker threads over their own
-connections when asked (``workers``, ``hub.ledger.log.parallel``), and the subtree hashes are
+path (``hub.ledger.log.fast``: "sound" or "look closer"), also in worker processes over their
+own connections when asked (``workers``, ``hub.ledger.log.parallel``), and the subtree hashes are
 joined in index order (:meth:`Rebuild.join`). A chunk not proved sound is re-checked here entry
 by entry from the same frontier, so the report is the same whichever path or how many workers.
 """
@@ -69,8 +69,10 @@ class Report:
     problems: list[Problem] = field(default_factory=list)
     #: chunks the fast path could not prove sound, re-checked entry by entry
     rechecked: int = 0
-    #: processes that proved chunks (1: this one alone)
+    #: processes proving chunks, this one included (1: this one alone)
     workers: int = 1
+    #: chunks each process (by id) proved on the fast path
+    provers: dict[int, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -215,19 +217,27 @@ def _contents(conn: Connection, leaves: list[Leaf]) -> ContentCheck:
         wanted.setdefault(t, set()).add(i)
     versions: dict[tuple[str, str, int], bytes | None] = {}
     current: dict[tuple[str, str], tuple[int, bytes | None]] = {}
-    v, r = s.resource_version.c, s.resource.c
+    waiting: set[tuple[str, str]] = set()  # version row still on the backlog (hub.store.backlog)
+    v, r, b = s.resource_version.c, s.resource.c, s.index_backlog.c
     for t, ids in wanted.items():
         for row in conn.execute(
             select(v.res_id, v.version_id, v.content).where(v.res_type == t, v.res_id.in_(ids))
         ):
             versions[t, row[0], int(row[1])] = _b(row[2]) if row[2] is not None else None
-        for row in conn.execute(
-            select(r.res_id, r.version_id, r.content).where(r.res_type == t, r.res_id.in_(ids))
+        for cur_row in conn.execute(
+            select(r.res_id, r.version_id, r.content, b.method)
+            .select_from(s.resource.outerjoin(s.index_backlog, b.rid == r.rid))
+            .where(r.res_type == t, r.res_id.in_(ids))
         ):
-            current[t, row[0]] = (int(row[1]), _b(row[2]) if row[2] is not None else None)
+            res_id, version, content, method = tuple(cur_row)
+            current[t, res_id] = (int(version), _b(content) if content is not None else None)
+            if method is not None and int(version) == 1:
+                waiting.add((t, res_id))
 
     def check(leaf: Leaf) -> str | None:
         t, i, ver = leaf.target
+        if (t, i, ver) not in versions and (t, i) in waiting and ver == 1:
+            versions[t, i, ver] = current[t, i][1]  # the version row is the resource row's copy
         if (t, i, ver) not in versions:
             return f"{leaf.ref} is missing from resource_version (deleted?)"
         if content_digest(versions[t, i, ver]) != leaf.sha256:
@@ -242,12 +252,25 @@ def _contents(conn: Connection, leaves: list[Leaf]) -> ContentCheck:
     return check
 
 
+def _catch_up(conn: Connection) -> None:
+    """Write the backlog's waiting version rows (:func:`verify_database`) before ``conn``
+    reads anything — in a unit of its own that commits first (``hub.store.backlog.ensure``),
+    so that this transaction and the workers see them."""
+    from hub.store import backlog
+
+    backlog.ensure(conn, backlog.DEFERRED_TYPES)
+
+
 def _unledgered(conn: Connection, base_vid: int, recorded: int, limit: int) -> list[str]:
     """AuditEvent/Consent versions written since the ledger began that have no entry."""
+    from hub.store.backlog import waiting_ledgered
+
     v = s.resource_version.c
     since = (v.res_type.in_(LEDGERED), v.vid > base_vid)
     total = conn.execute(select(func.count()).where(*since)).scalar_one()
-    if int(total) <= recorded:
+    # an AuditEvent whose version row still waits (hub.store.backlog) has its entry already:
+    # count it too, or it would hide a version row that has none
+    if int(total) + waiting_ledgered(conn, LEDGERED) <= recorded:
         return []
     ref = v.res_type + "/" + v.res_id + "/_history/" + cast(v.version_id, String)
     rows = conn.execute(
@@ -332,11 +355,18 @@ def verify_database(
     """Steps 1–6 of the module docstring over the database behind ``conn``.
 
     Chunks of ``chunk`` entries (rounded down to a power of two: aligned subtrees) are tried
-    on the fast path — in ``workers`` threads if more than one, each with its own connection
-    (``hub.ledger.log.parallel``) — which only says "sound"; any other chunk is re-checked
+    on the fast path — by ``workers`` processes if more than one, this one and the others each
+    with its own connection (``hub.ledger.log.parallel``) — which only says "sound"; any other
+    chunk is re-checked
     entry by entry (``fast_path=False``: all of them), which names every problem — so the
-    report is the same either way, only slower."""
+    report is the same either way, only slower.
+
+    First the version rows that still wait on the index backlog are written (``hub.store.
+    backlog``), in a transaction of their own that commits before ``conn`` reads anything, so
+    that this transaction and the workers see them; an entry appended later whose version
+    row waits is checked against its resource row (:func:`_contents`)."""
     started = time.perf_counter()
+    _catch_up(conn)
     report = Report()
     cps = conn.execute(
         select(ledger_checkpoint.c.id, ledger_checkpoint.c.note, ledger_checkpoint.c.size,
@@ -357,13 +387,17 @@ def verify_database(
         workers = 1
     size = parallel.chunk_size(chunk, end, workers)
     tasks = chunks(end, size, rebuild.by_size)
-    workers = workers if len(tasks) > 1 else 1
+    workers = workers if len(tasks) > 1 and end >= parallel.MIN_PARALLEL else 1
     snapshot = parallel.export_snapshot(conn) if workers > 1 else None
-    with parallel.threads(workers) as executor:
+    with parallel.database_processes(workers) as executor:
         report.workers = workers
-        remote = partial(parallel.database_task, conn.engine, snapshot)
+        url = parallel.worker_url(conn) if workers > 1 else ""
+        remote = partial(parallel.database_task, url, snapshot)
         local = partial(_local_chunk, conn)
-        proved = parallel.results(executor, remote, local, tasks if fast_path else [])
+        todo = tasks if fast_path else []
+        proved = parallel.results(
+            executor, remote, local, todo, report.provers, window=2 * (workers - 1)
+        )
         dups = conn.execute(
             select(e.ref, func.min(e.idx), func.max(e.idx)).group_by(e.ref).having(func.count() > 1)
         ).all()
