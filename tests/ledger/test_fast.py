@@ -12,7 +12,10 @@ Worker processes: ``tests/ledger/test_parallel.py``.
 from __future__ import annotations
 
 import io
+import random
+import re
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -76,6 +79,143 @@ def test_entry_pattern_takes_only_what_leaf_bytes_writes() -> None:
     ):
         assert fast.ENTRY.fullmatch(bad) is None, bad
         assert fast.LEAVES.findall(bad) == [], bad
+
+
+# The plain spelling of the patterns (before they were spelled for speed): they must match
+# exactly the same strings, with the same groups.
+_TIME = r'"time":"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z"'
+
+
+def _plain_leaf(sha: str) -> str:
+    return (
+        r'\{"kind":"(?:access","ref":"AuditEvent|consent","ref":"Consent)/[A-Za-z0-9\-.]{1,64}'
+        r'/_history/[1-9][0-9]{0,17}","sha256":(?:"' + sha + r'"|null),' + _TIME + r"\}"
+    )
+
+
+_IDX = rb"(0|[1-9][0-9]{0,17})"
+PLAIN: dict[str, tuple[re.Pattern[Any], re.Pattern[Any]]] = {
+    "entry": (re.compile(_plain_leaf("([0-9a-f]{64})")), fast.ENTRY),
+    "v2": (
+        re.compile(rb"\[" + _IDX + rb",(" + _plain_leaf("[0-9a-f]{64}").encode() + rb")\]"),
+        fast.EXPORT_V2,
+    ),
+    "v1": (
+        re.compile(
+            rb'\{"type":"entry","index":' + _IDX + rb',"entry":"('
+            + _plain_leaf("[0-9a-f]{64}").replace('"', r'\\"').encode() + rb')"\}'
+        ),
+        fast.EXPORT_V1,
+    ),
+}  # fmt: skip
+
+
+def _lines_of(version: str, data: bytes, index: bytes = b"7") -> bytes:
+    if version == "v2":
+        return b"[" + index + b"," + data + b"]"
+    return b'{"type":"entry","index":' + index + b',"entry":"' + data.replace(b'"', b'\\"') + b'"}'
+
+
+def _samples() -> list[bytes]:
+    from hub.ledger.log.entries import leaf_bytes
+
+    rng = random.Random(5)
+    out = []
+    for i in range(12):
+        kind, rtype = [("access", "AuditEvent"), ("consent", "Consent")][i % 2]
+        rid = "".join(rng.choice("aZ09-.") for _ in range([1, 5, 64][i % 3]))
+        version = [1, 9, 10, 123456789012345678][i % 4]
+        content = None if i % 5 == 4 else b"%d" % i
+        out.append(leaf_bytes(kind, f"{rtype}/{rid}/_history/{version}", content, i * 10**13))
+    return out
+
+
+def _same(name: str, x: Any) -> None:
+    plain, fast_one = PLAIN[name]
+    a, b = plain.fullmatch(x), fast_one.fullmatch(x)
+    assert (a and a.groups()) == (b and b.groups()), (name, x)
+
+
+def test_patterns_match_exactly_what_their_plain_spelling_matches() -> None:
+    """Every byte in place of a digest's, the time's or the id's characters, and random edits
+    (replace, insert, delete) of well-formed leaves and export lines."""
+    rng = random.Random(7)
+    alphabet = b'0123456789afgAFZz[]{}",:.\\-_/ \r\n\x00\x7f\xff'
+    for data in _samples():
+        text = data.decode()
+        _same("entry", text)
+        for name in ("v1", "v2"):
+            _same(name, _lines_of(name, data))
+        digest, time, ident = text.find('"sha256":"'), text.find('"time":"') + 8, text.find("/")
+        places = [time, time + 25, ident + 1, *([digest + 10, digest + 73] if digest > 0 else [])]
+        for at in places:
+            for c in range(256):
+                edited = data[:at] + bytes([c]) + data[at + 1 :]
+                for name in ("v1", "v2"):
+                    _same(name, _lines_of(name, edited))
+            for ch in ("é", "٣", "\U0010ffff", "G", "0"):
+                _same("entry", text[:at] + ch + text[at + 1 :])
+        for _ in range(300):
+            edited = bytearray(data)
+            for _ in range(rng.choice([1, 2])):
+                at = rng.randrange(len(edited))
+                op = rng.randrange(3)
+                if op == 0:
+                    edited[at] = rng.choice(alphabet)
+                elif op == 1:
+                    del edited[at]
+                else:
+                    edited[at:at] = bytes([rng.choice(alphabet)])
+            index = rng.choice([b"0", b"7", b"00", b"1" * 18, b"1" * 19, b"-1"])
+            for name in ("v1", "v2"):
+                _same(name, _lines_of(name, bytes(edited), index))
+            _same("entry", bytes(edited).decode("utf-8", "replace"))
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_export_subtree_takes_exactly_n_well_formed_lines(version: int) -> None:
+    """A span of lines is proved only if it holds exactly the well-formed lines of entries
+    ``begin … end - 1``; the subtree is the one ``merkle.append`` builds."""
+    from hub.ledger import leaf_hash, root_from_leaf_hashes
+
+    name = f"v{version}"
+    data = _samples()
+    lines = [_lines_of(name, d, b"%d" % i) for i, d in enumerate(data)]
+    text = b"\n".join(lines)
+    sub = fast.export_subtree(text, version, 0, 12, [5], 0, len(text))
+    assert sub is not None and (sub.begin, sub.end) == (0, 12)
+    assert fast.fold(sub.nodes) == root_from_leaf_hashes([leaf_hash(d) for d in data])
+    assert fast.fold(sub.at[5]) == root_from_leaf_hashes([leaf_hash(d) for d in data[:5]])
+    pos, endpos = len(b"\n".join(lines[:4])) + 1, len(b"\n".join(lines[:8]))
+    part = fast.export_subtree(text, version, 4, 8, [], pos, endpos)  # a span, not a copy
+    assert part is not None and fast.fold(part.nodes) == fast.fold(
+        NodeStore(data[4:8]).frontiers[4].nodes
+    )
+    bad = {
+        "a line broken in two": [*lines[:3], lines[3][:40], lines[3][40:], *lines[4:11]],
+        "an empty line": [*lines[:3], b"", *lines[3:11]],
+        "a line of no entry among them": [*lines[:6], b'{"type":"note"}', *lines[6:]],
+        "a line in the wrong place": [*lines[:3], lines[4], lines[3], *lines[5:]],
+        "an upper-case digest": [lines[0].replace(b"a", b"A"), *lines[1:]] if b"a" in lines[0]
+        else [lines[1].replace(b"a", b"A"), lines[0], *lines[2:]],
+        "a carriage return": [*lines[:11], lines[11] + b"\r"],
+    }  # fmt: skip
+    for what, edited in bad.items():
+        joined = b"\n".join(edited)
+        assert fast.export_subtree(joined, version, 0, 12, [], 0, len(joined)) is None, what
+    assert fast.export_subtree(text, version, 0, 11, [], 0, len(text)) is None  # 12 lines
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65])
+def test_levels_are_the_nodes_append_completes(n: int) -> None:
+    """``levels`` (pairs hashed in one comprehension per level) gives every perfect subtree
+    ``merkle.append`` completes, for sizes 1, 2, 3 and 2^k ± 1 of random leaves."""
+    rng = random.Random(n)
+    data = [rng.randbytes(rng.randrange(1, 200)) for _ in range(n)]
+    tree = NodeStore(data)
+    out = fast.levels(tree.leaf_hashes)
+    got = {(level, j): h for level, row in enumerate(out) for j, h in enumerate(row)}
+    assert got == tree.nodes
 
 
 def _db_report(app: Flask, chunk: int, fast_path: bool, workers: int = 1) -> Report:
@@ -258,3 +398,60 @@ def test_an_export_with_entry_lines_out_of_place_is_read_line_by_line(ledger_app
     lines[8] = lines[8].replace(b"access", b"consent", 1)  # entry 5 (after the note)
     report = verify_export(lines, config.public_key(), config.origin)
     assert report.problems[0].index == 5
+
+
+FILE_EDITS: dict[str, Callable[[bytes], bytes | list[bytes]]] = {
+    "untouched": lambda data: data,
+    "no final newline": lambda data: data.rstrip(b"\n"),
+    "blank lines at the end": lambda data: data + b"\n\n",
+    "carriage returns": lambda data: data.replace(b"\n", b"\r\n"),
+    "a blank line among the entries": lambda data: data.replace(b"\n[5,", b"\n\n[5,"),
+    "a note among the entries": lambda data: data.replace(b"\n[5,", b'\n{"type":"note"}\n[5,'),
+    "a line that is not JSON at the end": lambda data: data + b"not JSON\n",
+    "entry 5 twice": lambda data: data.replace(b"\n[6,", b"\n" + data.splitlines()[6] + b"\n[6,"),
+    "entry 5 missing": lambda data: b"\n".join(
+        x for x in data.split(b"\n") if not x.startswith(b"[5,")
+    ),
+    "the last index out of reach": lambda data: data.replace(b"\n[11,", b"\n[99999999999999,"),
+    "the checkpoint first": lambda data: b"\n".join(
+        [*data.splitlines()[:1], data.splitlines()[-1], *data.splitlines()[1:-1]]
+    ),
+    "the checkpoint's note edited": lambda data: data.replace(b'"note":"', b'"note":"x'),
+    "a line holding a line break": lambda data: [
+        *data.splitlines()[:-1], b"{}\n" + data.splitlines()[-1]
+    ],
+    "a line with a carriage return": lambda data: [*data.splitlines(), b'{"type":"note"}\rx'],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("edit", list(FILE_EDITS))
+def test_an_export_given_as_bytes_is_reported_as_its_lines_are(
+    ledger_app: Flask, edit: str
+) -> None:
+    """The fast path over the file's bytes (``export._verify_file``; lines are joined into
+    bytes first) reports exactly what verifying the split lines does without it, whatever
+    was done to the file — or else it leaves the file to the lines."""
+    from hub.ledger.log import store
+
+    build_log(ledger_app)
+    config: LedgerConfig = ledger_app.extensions["hub.ledger"]
+    with ledger_app.extensions["hub.db"].unit(write=True) as conn:
+        store.make_checkpoint(conn, config)
+    key = config.public_key()
+    for version in (1, 2):
+        edited = FILE_EDITS[edit](b"\n".join(_export_lines(ledger_app, version)) + b"\n")
+        lines = edited.splitlines() if isinstance(edited, bytes) else edited
+        slow = verify_export(lines, key, config.origin, chunk=4, fast_path=False)
+        for chunk in (4, 16384):
+            for given in ([edited] if isinstance(edited, bytes) else []) + [lines]:
+                quick = verify_export(given, key, config.origin, chunk=chunk)
+                assert (quick.ok, quick.entries, quick.size, quick.root, quick.checkpoints) == (
+                    slow.ok,
+                    slow.entries,
+                    slow.size,
+                    slow.root,
+                    slow.checkpoints,
+                ), (edit, version, chunk)
+                assert [str(p) for p in quick.problems] == [str(p) for p in slow.problems]
+        if edit == "untouched":
+            assert slow.ok and slow.checkpoints == 1 and quick.rechecked == 0

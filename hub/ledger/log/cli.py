@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -121,8 +122,9 @@ def ledger_group() -> None:
     type=click.IntRange(min=0),
     default=0,
     show_default=True,
-    help="Workers proving chunks of the log in parallel (the database: threads, each with "
-    "its own connection; an export: processes); 0: one per CPU core available, 1: none.",
+    help="Processes proving chunks of the log in parallel, this one included (the database: "
+    "each with its own connection; an export: forked); 0: one per CPU core available, 1: this "
+    "one alone.",
 )
 @click.option(
     "--chunk",
@@ -147,23 +149,27 @@ def verify(
     workers = workers or parallel.available_cpus()
     if export_file is not None:
         with open(export_file, "rb") as f:
-            lines = f.read().splitlines()
+            data = f.read()  # verified as one buffer (no split into a list of lines)
+        first = re.match(rb"[^\r\n]*", data)
         try:
-            header: Any = orjson.loads(lines[0]) if lines else {}
+            header: Any = orjson.loads(first[0]) if data and first else {}
         except orjson.JSONDecodeError:
             header = {}
         origin = header.get("origin") if isinstance(header, dict) else None
         key, name = _public_key(public_key, None, origin)
         try:
-            report = verify_export(lines, key, name, witness=witness, workers=workers, chunk=chunk)
+            report = verify_export(data, key, name, witness=witness, workers=workers, chunk=chunk)
         except ExportError as exc:
             _fail(f"{export_file}: {exc}")
         _report(report)
         return
     db, config = _setup()
     key, name = _public_key(public_key, config, None)
-    with db.unit(write=False) as conn:
-        report = verify_database(conn, key, name, witness=witness, workers=workers, chunk=chunk)
+    with db.engine.connect() as conn:
+        if conn.dialect.name == "postgresql":  # one snapshot for every statement (and worker)
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            report = verify_database(conn, key, name, witness=witness, workers=workers, chunk=chunk)
     _report(report)
 
 

@@ -15,8 +15,11 @@ is still read. Any other version is refused (:class:`ExportError`).
 
 :func:`verify_export` runs steps 1, 2, 4 (roots only) and 5 of ``hub.ledger.log.verify`` over
 the file: chunks of entry lines on the fast path (``fast.export_subtree``; in worker processes
-with ``workers``), any chunk not proved sound re-checked entry by entry. A file whose entry
-lines are not one run after the header (hand-edited, say) is checked entry by entry throughout.
+with ``workers``), any chunk not proved sound re-checked entry by entry. The fast path reads
+the file's bytes as they are — each chunk a span of them, found from the index its first line
+claims — and falls back to the file's lines, from the start, unless it proves every entry line.
+A file whose entry lines are not one run after the header (hand-edited, say) is checked entry
+by entry throughout.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterable, Sequence
-from functools import partial
+from itertools import islice, repeat
 from typing import IO, Any
 
 import orjson
@@ -120,14 +123,13 @@ def _entry_run(lines: Sequence[bytes], version: int) -> tuple[int, int, bool]:
         first += 1
     while last > first and not _is_entry(lines[last - 1], version):
         last -= 1
-    start = _ENTRY_START[version]
-    if b"\n".join(lines[first:last]).count(b"\n" + start) == max(last - first - 1, 0):
+    if all(map(bytes.startswith, lines[first:last], repeat(_ENTRY_START[version]))):
         return first, last, True
     return 0, 0, False
 
 
 def verify_export(
-    lines: Iterable[bytes],
+    lines: Iterable[bytes] | bytes,
     public_key: Ed25519PublicKey,
     key_name: str,
     *,
@@ -137,26 +139,57 @@ def verify_export(
     fast_path: bool = True,
     workers: int = 1,
 ) -> Report:
-    """Steps 1, 2, 4 (roots only) and 5 over an export's lines, with no database (chunks,
-    ``fast_path`` and ``workers`` as in ``verify.verify_database``)."""
+    """Steps 1, 2, 4 (roots only) and 5 over an export's lines — or the whole file's bytes —
+    with no database (chunks, ``fast_path`` and ``workers`` as in ``verify.verify_database``).
+
+    The fast path first proves the file's bytes as they are (:func:`_verify_file`: no line is
+    split off, the workers read the one buffer; given lines, they are joined first); only if
+    that does not prove every entry line sound are the lines verified one run of chunks at a
+    time (:func:`_verify_lines`), from the start — so the report is the same either way."""
     started = time.perf_counter()
-    lines = lines if isinstance(lines, list) else list(lines)
+    if not isinstance(lines, bytes):
+        lines = lines if isinstance(lines, list) else list(lines)
+    data = lines if isinstance(lines, bytes) else _joined(lines) if fast_path else None
+    report = None
+    if data is not None:
+        report = _verify_file(data, public_key, key_name, witness, chunk, max_problems, workers)
+    if report is None:
+        report = _verify_lines(
+            lines.splitlines() if isinstance(lines, bytes) else lines,
+            public_key, key_name, witness, chunk, max_problems, fast_path, workers,
+        )  # fmt: skip
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _joined(lines: list[bytes]) -> bytes | None:
+    """The lines as one file's bytes, whose ``splitlines()`` they are as far as
+    :func:`_verify_file` can tell: None if a line outside the run of entry lines breaks (a
+    break inside the run makes its chunk unproved)."""
     version = _version(lines)
-    first, last, usual = _entry_run(lines, version)
-    if usual:
-        others: Iterable[int] = [*range(first), *range(last, len(lines))]
-        where = list(range(first, last))
-    else:
-        where = [n for n, line in enumerate(lines) if _is_entry(line, version)]
-        others = sorted(set(range(len(lines))) - set(where))
-    problems: list[Problem] = []
+    first, last = 0, len(lines)
+    while first < last and not _is_entry(lines[first], version):
+        first += 1
+    while last > first and not _is_entry(lines[last - 1], version):
+        last -= 1
+    if any(b"\n" in x or b"\r" in x for x in (*lines[:first], *lines[last:])):
+        return None
+    return b"\n".join(lines)
+
+
+def _others(
+    numbered: Iterable[tuple[int, bytes]], witness: Sequence[str], problems: list[Problem]
+) -> tuple[list[tuple[str, str, int | None, bytes | None]], list[int]]:
+    """The notes to open (checkpoint lines, then ``witness``) among the lines that are not
+    entry lines (``(line number - 1, line)``), and those that are entries of another shape;
+    a line that is not JSON is a problem."""
     notes: list[tuple[str, str, int | None, bytes | None]] = []
     extra = []
-    for n in others:
-        if not lines[n].strip():
+    for n, line in numbered:
+        if not line.strip():
             continue
         try:
-            item = orjson.loads(lines[n])
+            item = orjson.loads(line)
         except orjson.JSONDecodeError:
             problems.append(Problem(None, f"line {n + 1} is not JSON"))
             continue
@@ -166,6 +199,31 @@ def verify_export(
         elif kind == "entry":  # an entry line of another shape
             extra.append(n)
     notes += [(f"witnessed checkpoint {n + 1}", note, None, None) for n, note in enumerate(witness)]
+    return notes, extra
+
+
+def _verify_lines(
+    lines: list[bytes],
+    public_key: Ed25519PublicKey,
+    key_name: str,
+    witness: Sequence[str],
+    chunk: int,
+    max_problems: int,
+    fast_path: bool,
+    workers: int,
+) -> Report:
+    """:func:`verify_export` over lines: chunks on the fast path, any chunk not proved sound
+    re-checked entry by entry (all of them when the entry lines are not one run)."""
+    version = _version(lines)
+    first, last, usual = _entry_run(lines, version)
+    if usual:
+        others: Iterable[int] = [*range(first), *range(last, len(lines))]
+        where = list(range(first, last))
+    else:
+        where = [n for n, line in enumerate(lines) if _is_entry(line, version)]
+        others = sorted(set(range(len(lines))) - set(where))
+    problems: list[Problem] = []
+    notes, extra = _others(((n, lines[n]) for n in others), witness, problems)
     opened = open_notes(notes, public_key, key_name, problems)
     rebuild = Rebuild(opened, max_problems)
     if extra:  # entries not all in one run of entry lines: check them line by line
@@ -173,12 +231,10 @@ def verify_export(
     block = lines[first:last] if usual else [lines[n] for n in where]
     size = parallel.chunk_size(chunk, len(block), workers)
     tasks = chunks(len(block), size, rebuild.by_size)
-    fast_tasks = tasks if fast_path and usual else []
-    use = workers if len(fast_tasks) > 1 else 1
-    rechecked = 0
-    with parallel.processes(use, block, version) as executor:
-        local = partial(_local_chunk, block, version)
-        proved = parallel.results(executor, parallel.export_task, local, fast_tasks)
+    text, spans = _spans(block, tasks if fast_path and usual else [])
+    use = parallel.export_processes(workers, len(spans))
+    rechecked, provers = 0, dict[int, int]()
+    with parallel.export_results(use, text, version, spans, provers) as proved:
         for begin, stop, _ in tasks:
             sub = next(proved, None)
             if sub is not None and rebuild.join(sub, None):
@@ -188,16 +244,139 @@ def verify_export(
                 rebuild.add(*entry_of(raw, version, rebuild.frontier.size))
             if rebuild.full:
                 break
-        workers = use if executor is not None else 1
     rebuild.finish()
     report = Report(len(block), rebuild.frontier.size, rebuild.frontier.root(), len(opened))
     report.problems, report.rechecked = problems + rebuild.problems, rechecked
-    report.workers = workers
-    report.seconds = time.perf_counter() - started
+    report.workers, report.provers = use, provers
     return report
 
 
-def _local_chunk(
-    block: Sequence[bytes], version: int, begin: int, end: int, sizes: Sequence[int]
-) -> fast.Subtree | None:
-    return fast.export_subtree(block[begin:end], version, begin, sizes)
+def _verify_file(
+    data: bytes,
+    public_key: Ed25519PublicKey,
+    key_name: str,
+    witness: Sequence[str],
+    chunk: int,
+    max_problems: int,
+    workers: int,
+) -> Report | None:
+    """:func:`verify_export` over a whole file's bytes, if its entry lines are one run and
+    every chunk of them is proved sound (else None): what ``_verify_lines`` over
+    ``data.splitlines()`` would report, without a Python step per line."""
+    run = _file_run(data)
+    if run is None:
+        return None
+    version, head, start, stop, n, tail = run
+    problems: list[Problem] = []
+    numbered = [*enumerate(head), *enumerate(tail, len(head) + n)]
+    notes, extra = _others(numbered, witness, problems)
+    if extra:
+        return None
+    opened = open_notes(notes, public_key, key_name, problems)
+    rebuild = Rebuild(opened, max_problems)
+    size = parallel.chunk_size(chunk, n, workers)
+    spans = _file_spans(data, version, start, stop, chunks(n, size, rebuild.by_size))
+    if spans is None:
+        return None
+    use = parallel.export_processes(workers, len(spans))
+    provers = dict[int, int]()
+    with parallel.export_results(use, data, version, spans, provers) as proved:
+        if not all(sub is not None and rebuild.join(sub, None) for sub in proved):
+            return None
+    rebuild.finish()
+    report = Report(n, rebuild.frontier.size, rebuild.frontier.root(), len(opened))
+    report.problems, report.workers, report.provers = problems + rebuild.problems, use, provers
+    return report
+
+
+_LAST_INDEX = {
+    1: re.compile(rb'\{"type":"entry","index":([0-9]+),'),
+    2: re.compile(rb"\[([0-9]+),"),
+}
+
+
+def _file_run(data: bytes) -> tuple[int, list[bytes], int, int, int, list[bytes]] | None:
+    """``(version, leading lines, start, stop, n, trailing lines)`` of an export file whose
+    lines ``data[start:stop]`` are entry lines (the last one claiming index ``n - 1``) and
+    the others, before and after, are not — as ``_entry_run`` over ``data.splitlines()``
+    would find them, if every line in ``data[start:stop]`` is an entry line; None for a file
+    this cannot tell without splitting it (no entry line, a carriage return outside them)."""
+    end = len(data) - 1 if data.endswith(b"\n") else len(data)
+    head: list[bytes] = []
+    pos, version = 0, 1
+    while True:
+        nl = data.find(b"\n", pos, end)
+        line = data[pos : nl if nl >= 0 else end]
+        if pos == 0:
+            version = _version([line])
+        if line.startswith(_ENTRY_START[version]):
+            break
+        head.append(line)
+        if nl < 0:
+            return None
+        pos = nl + 1
+    start, stop, tail = pos, end, []
+    while True:
+        nl = data.rfind(b"\n", start, stop)
+        line = data[nl + 1 if nl >= 0 else start : stop]
+        if line.startswith(_ENTRY_START[version]):
+            break
+        tail.append(line)
+        stop = nl  # ≥ start: the first entry line is not in the tail
+    last = _LAST_INDEX[version].match(line)
+    if last is None or any(b"\r" in x for x in (*head, *tail)):
+        return None
+    n = int(last[1]) + 1
+    if n > (stop - start) // _MIN_LINE + 1:  # more entries than lines could hold
+        return None
+    return version, head, start, stop, n, tail[::-1]
+
+
+_MIN_LINE = 64
+"""Fewer bytes than any well-formed entry line has (a leaf alone has more)."""
+
+_WINDOW = 1 << 16
+"""Bytes either side of where a chunk's first line is looked for, at first."""
+
+
+def _file_spans(
+    data: bytes, version: int, start: int, stop: int, tasks: Sequence[tuple[int, int, list[int]]]
+) -> list[parallel.ExportTask] | None:
+    """Each chunk ``(begin, end, sizes)`` of the entry lines ``data[start:stop]`` with the
+    span ``(pos, endpos)`` of its lines: from the start of the line that claims index
+    ``begin`` to the newline before the one claiming ``end``, looked for near where the
+    lines' mean length puts it (None if there is no such line). Whatever lines claim, the
+    spans cut ``data[start:stop]`` into consecutive pieces, so chunks proving that piece
+    ``j`` holds exactly the well-formed entries ``begin … end - 1`` prove the whole run."""
+    n = tasks[-1][1] if tasks else 0
+    mean = (stop - start) / max(n, 1)
+    form = b"\n[%d," if version == 2 else b'\n{"type":"entry","index":%d,'
+    spans: list[parallel.ExportTask] = []
+    pos = start
+    for begin, end, sizes in tasks:
+        endpos = stop
+        if end < n:
+            guess = start + int(end * mean)
+            at = data.find(form % end, max(pos, guess - _WINDOW), min(stop, guess + _WINDOW))
+            endpos = at if at >= 0 else data.find(form % end, pos, stop)
+            if endpos < 0:
+                return None
+        spans.append((begin, end, sizes, pos, endpos))
+        pos = endpos + 1
+    return spans
+
+
+def _spans(
+    block: Sequence[bytes], tasks: Sequence[tuple[int, int, Sequence[int]]]
+) -> tuple[bytes, list[parallel.ExportTask]]:
+    """The entry lines joined by newlines (one buffer, which forked workers read without
+    touching the lines' objects), and each chunk ``(begin, end, sizes)`` with the span
+    ``(pos, endpos)`` of its lines in it."""
+    if not tasks:
+        return b"", []
+    lengths, pos, spans = map(len, block), 0, list[parallel.ExportTask]()
+    for begin, end, sizes in tasks:
+        endpos = pos + sum(islice(lengths, end - begin)) + end - begin - 1
+        spans.append((begin, end, sizes, pos, endpos))
+        pos = endpos + 1
+    return b"\n".join(block), spans

@@ -36,6 +36,7 @@ An export chunk (``export_subtree``) proves indexes, leaf bytes and the subtree 
 
 from __future__ import annotations
 
+import gc
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -43,17 +44,34 @@ from hashlib import sha256
 from typing import Any
 
 P0, P1 = b"\x00", b"\x01"
-_TIME = r'"time":"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z"'
+
+# The patterns below are spelled for the speed of Python's ``re`` (sre), matching exactly what
+# the plain spelling would: a run of fixed length is spelled out (``[0-9][0-9]``, not
+# ``[0-9]{2}``: no repeat to enter); a repeat followed by a character its class excludes is
+# possessive (``{1,64}+``: it could never give a character back anyway); and ``[0-9a-f]`` is
+# its complement negated (the same set — a bitmap, one test per character, where the two
+# ranges would branch on every digit/letter change of a digest).
+_HEX_STR = r"[^\x00-/:-`g-\U0010ffff]{64}"
+_HEX_BYTES = r"[^\x00-/:-`g-\xff]{64}"
+_D = "[0-9]"
+
+
+def _time(q: str) -> str:
+    """The ``time`` member, its quotes spelled ``q``."""
+    return rf"{q}time{q}:{q}{_D * 4}-{_D * 2}-{_D * 2}T{_D * 2}:{_D * 2}:{_D * 2}\.{_D * 6}Z{q}"
+
+
+_TIME = _time('"')
 
 
 def _leaf(sha: str) -> str:
     return (
-        r'\{"kind":"(?:access","ref":"AuditEvent|consent","ref":"Consent)/[A-Za-z0-9\-.]{1,64}'
-        r'/_history/[1-9][0-9]{0,17}","sha256":(?:"' + sha + r'"|null),' + _TIME + r"\}"
+        r'\{"kind":"(?:access","ref":"AuditEvent|consent","ref":"Consent)/[A-Za-z0-9\-.]{1,64}+'
+        r'/_history/[1-9][0-9]{0,17}+","sha256":(?:"' + sha + r'"|null),' + _TIME + r"\}"
     )
 
 
-_LEAF = _leaf("([0-9a-f]{64})")
+_LEAF = _leaf(f"({_HEX_STR})")
 ENTRY = re.compile(_LEAF)
 """Exactly the leaves ``entries.leaf_bytes`` writes (group 1: the sha256 hex, if not null)."""
 
@@ -61,24 +79,26 @@ LEAVES = re.compile(f"^{_LEAF}$", re.MULTILINE)
 """Over leaves joined by newlines: one match per well-formed leaf, yielding its sha256 hex
 (``""`` for null). n matches over n leaves holding n - 1 newlines: all n are well-formed."""
 
-_INDEX = rb"(0|[1-9][0-9]{0,17})"
+_INDEX = rb"(0|[1-9][0-9]{0,17}+)"
 EXPORT_V1 = re.compile(
     rb'\{"type":"entry","index":' + _INDEX + rb',"entry":"(\{\\"kind\\":\\"'
     rb'(?:access\\",\\"ref\\":\\"AuditEvent|consent\\",\\"ref\\":\\"Consent)'
-    rb'/[A-Za-z0-9\-.]{1,64}/_history/[1-9][0-9]{0,17}\\",\\"sha256\\":'
-    rb'(?:\\"[0-9a-f]{64}\\"|null),\\"time\\":\\"[0-9]{4}-[0-9]{2}-[0-9]{2}'
-    rb'T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z\\"\})"\}'
+    rb'/[A-Za-z0-9\-.]{1,64}+/_history/[1-9][0-9]{0,17}+\\",\\"sha256\\":'
+    rb'(?:\\"' + _HEX_BYTES.encode() + rb'\\"|null),' + _time(r'\\"').encode() + rb'\})"\}'
 )
 """A version-1 export line whose entry is a well-formed leaf (index, escaped leaf); its only
 escapes are ``\\"``, so the leaf bytes are the escaped text with ``\\"`` replaced by ``"``."""
 
-EXPORT_V2 = re.compile(rb"\[" + _INDEX + rb",(" + _leaf("[0-9a-f]{64}").encode() + rb")\]")
+EXPORT_V2 = re.compile(rb"\[" + _INDEX + rb",(" + _leaf(_HEX_BYTES).encode() + rb")\]")
 """A version-2 export line ``[index,leaf]`` with the leaf bytes verbatim (index, leaf)."""
 
 EXPORT_LINES = {
-    1: re.compile(b"^" + EXPORT_V1.pattern + b"$", re.MULTILINE),
-    2: re.compile(b"^" + EXPORT_V2.pattern + b"$", re.MULTILINE),
+    v: re.compile(rb"^(?:" + p.pattern + rb"|[^\n]*+)$", re.MULTILINE)
+    for v, p in ((1, EXPORT_V1), (2, EXPORT_V2))
 }
+"""Over lines joined by newlines: one match per line, ``(index, leaf)`` for a well-formed one
+(as :data:`EXPORT_V1`/:data:`EXPORT_V2`), ``(b"", b"")`` for any other. n matches over n lines,
+none with an empty index: all n are well-formed (a newline inside a line would make more)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +118,8 @@ def levels(hashes: list[bytes]) -> list[list[bytes]]:
     ``(L, begin >> L) + j``, the hash of leaves ``j·2^L … (j+1)·2^L - 1`` of ``hashes``."""
     out, cur = [hashes], hashes
     while len(cur) > 1:
-        cur = [sha256(P1 + a + b).digest() for a, b in zip(cur[::2], cur[1::2], strict=False)]
+        pairs = iter(cur)  # zip(pairs, pairs): (cur[0], cur[1]), (cur[2], cur[3]), …
+        cur = [sha256(P1 + a + b).digest() for a, b in zip(pairs, pairs, strict=False)]
         out.append(cur)
     return out
 
@@ -165,7 +186,7 @@ def entries_sql(dialect: str) -> str:
         res_type = "substr(e.ref, 1, instr(e.ref, '/') - 1)"
         res_id = f"substr({rest}, 1, instr({rest}, '/_history/') - 1)"
         version = f"CAST(substr({rest}, instr({rest}, '/_history/') + 10) AS INTEGER)"
-        starts = f"instr(e.entry, CAST({prefix} AS BLOB)) = 1"
+        starts = f"substr(e.entry, 1, 29 + length(e.kind) + length(e.ref)) = CAST({prefix} AS BLOB)"
         same, join = "IS", "CROSS JOIN"
     else:
         res_type, res_id = "split_part(e.ref, '/', 1)", "split_part(e.ref, '/', 2)"
@@ -184,14 +205,18 @@ def entries_sql(dialect: str) -> str:
     )
 
 
-def nodes_sql(begin: int, counts: Sequence[int]) -> tuple[str, tuple[int, ...]]:
+NODES_SQL = "SELECT hash FROM ledger_node WHERE level = ? AND idx >= ? AND idx < ? ORDER BY idx"
+"""The stored nodes of one level in a range of indexes (one query per level: an ``OR`` of
+the levels' ranges makes SQLite merge and sort them, about twice the cost per node)."""
+
+
+def stored_nodes(cur: Any, qmark: bool, begin: int, counts: Sequence[int]) -> list[Any]:
     """The stored nodes ``(L, (begin >> L) + j)``, ``j < counts[L]``, by level then index."""
-    parts, params = [], []
+    out: list[Any] = []
     for level, count in enumerate(counts):
-        parts.append("(level = ? AND idx >= ? AND idx < ?)")
-        params += [level, begin >> level, (begin >> level) + count]
-    sql = f"SELECT hash FROM ledger_node WHERE {' OR '.join(parts)} ORDER BY level, idx"
-    return sql, tuple(params)
+        first = begin >> level
+        out += [r[0] for r in fetch(cur, qmark, NODES_SQL, (level, first, first + count))]
+    return out
 
 
 def fetch(cur: Any, qmark: bool, sql: str, params: Sequence[Any]) -> list[Any]:
@@ -224,8 +249,8 @@ def database_subtree(
     except (TypeError, UnicodeDecodeError):  # a tampered cell of another type
         return None
     out = levels(hashes)
-    sql, params = nodes_sql(begin, [len(row) for row in out])
-    if [r[0] for r in fetch(cur, qmark, sql, params)] != [h for row in out for h in row]:
+    counts = [len(row) for row in out]
+    if stored_nodes(cur, qmark, begin, counts) != [h for row in out for h in row]:
         return None
     return subtree(begin, hashes, out, sizes)
 
@@ -234,18 +259,36 @@ def database_subtree(
 
 
 def export_subtree(
-    lines: Sequence[bytes], version: int, begin: int, sizes: Sequence[int]
+    text: bytes, version: int, begin: int, end: int, sizes: Sequence[int], pos: int, endpos: int
 ) -> Subtree | None:
-    """Entry lines of an export holding entries ``begin …`` (module docstring)."""
-    n = len(lines)
-    text = b"\n".join(lines)
-    found = EXPORT_LINES[version].findall(text)
-    if len(found) != n or n == 0 or text.count(b"\n") != n - 1:
+    """Entries ``[begin, end)`` from ``text[pos:endpos]``, their entry lines of an export joined
+    by newlines (module docstring): one pattern over the span (not a copy of it), every line's
+    index compared at once, the leaves hashed and the levels built with tight loops. The
+    cyclic garbage collector is off meanwhile: nothing here makes a cycle, and it would only
+    walk the chunk's tuples over and over."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _export_subtree(text, version, begin, end, sizes, pos, endpos)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _export_subtree(
+    text: bytes, version: int, begin: int, end: int, sizes: Sequence[int], pos: int, endpos: int
+) -> Subtree | None:
+    n = end - begin
+    found = EXPORT_LINES[version].findall(text, pos, endpos)
+    if len(found) != n or n == 0:
         return None
-    idxs, leaves = zip(*found, strict=True)
-    if list(map(int, idxs)) != list(range(begin, begin + n)):
+    try:  # a line that is not well-formed has the index b""
+        if list(map(int, [i for i, _ in found])) != list(range(begin, end)):
+            return None
+    except ValueError:
         return None
-    if version == 1:
-        leaves = tuple(x.replace(b'\\"', b'"') for x in leaves)
+    leaves = [x for _, x in found]
+    if version == 1:  # their only backslashes are those of \" escapes: drop them all
+        leaves = [x.translate(None, b"\\") for x in leaves]
     hashes = [sha256(P0 + d).digest() for d in leaves]
     return subtree(begin, hashes, levels(hashes), sizes)
