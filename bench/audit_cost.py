@@ -11,6 +11,17 @@ temporary directory; ``--database-url`` names a PostgreSQL database that is **em
 On SQLite it also prints how many WAL checkpoints the background checkpointer ran (off the
 request path, ``hub.store.db.WalCheckpointer``). Figures move with the machine's load: repeat
 runs and give the best and the spread.
+
+``--http`` measures *server throughput* instead: ``hub serve`` (gunicorn, ``--workers`` ×
+``--threads``, ``HUB_AUTH=off``) driven by wrk (``--connections`` keep-alive connections,
+``--duration`` seconds) reading random Patients, alternately with the real server and with
+``python3 -m bench.noaudit serve`` — the same server with ``recorder.write`` a no-op, the
+benchmark's own baseline. Each round restarts both on a copy of the loaded database; the
+AuditEvents' search index is written by the server's background thread, as in production.
+
+Both modes print what the audited reads left on the index backlog (the AuditEvents' version
+and index rows, ``hub.store.backlog``) and the time to write it afterwards, so the deferred
+cost is on the page beside the request path's.
 """
 
 from __future__ import annotations
@@ -38,12 +49,88 @@ def _reads(client: Any, ids: list[str], n: int, seed: int) -> float:
     return n / (time.perf_counter() - t0)
 
 
+def _deferred(engine: Any) -> None:
+    """Print the work the audited reads left on the index backlog (``hub.store.backlog``:
+    the AuditEvents' version and index rows), and what writing it now costs."""
+    from hub.store import backlog
+    from hub.store.db import Database
+
+    with Database(engine).unit(write=False) as conn:
+        waiting = backlog.backlog_size(conn)
+    started = time.perf_counter()
+    done = backlog.drain(engine)
+    took = time.perf_counter() - started
+    each = f"{took / done * 1e6:.0f} µs each" if done else "-"
+    print(f"  deferred: {waiting} AuditEvents' version and index rows waited at the end;")
+    print(f"            written now in batches: {took:.2f} s ({each}), off the request path")
+
+
+def _http(args: argparse.Namespace) -> int:
+    """Server throughput, audited and not (module docstring, ``--http``)."""
+    from pathlib import Path
+
+    from bench import wrk
+    from bench.load import load_base
+    from bench.server import HubServer, copy_database, drop_database, fresh_database, running
+
+    workdir = Path(tempfile.mkdtemp(prefix="hub-audit-http-"))
+    backend = "postgresql" if args.database_url.startswith("postgresql") else "sqlite"
+    url = fresh_database(backend, workdir, args.database_url or "")
+    env = {"HUB_AUTH": "off", "HUB_DATA_DIR": str(workdir)}
+    with running(HubServer(url, 1, 4, workdir / "load.log", env)) as server:
+        ids = load_base(server.base, patients=200, obs_per_patient=5).patient_ids
+    paths = workdir / "reads.txt"
+    paths.write_text("".join(f"/fhir/Patient/{i}\n" for i in ids))
+    rps: dict[str, list[float]] = {"audited": [], "audit off": []}
+    for k in range(args.rounds):
+        for name, module in (("audited", "hub.cli"), ("audit off", "bench.noaudit")):
+            copy = copy_database(url, f"r{k}-{name.replace(' ', '')}")
+            log = workdir / f"{name.replace(' ', '')}-{k}.log"
+            try:
+                server = HubServer(copy, args.workers, args.threads, log, env, module=module)
+                with running(server):
+                    wrk.run(server.base, paths, duration=2, connections=args.connections)
+                    result = wrk.run(
+                        server.base, paths, duration=args.duration, connections=args.connections
+                    )
+                if name == "audited":
+                    from hub.store.db import make_engine
+
+                    engine = make_engine(copy)
+                    _deferred(engine)
+                    engine.dispose()
+            finally:
+                if backend == "postgresql":
+                    drop_database(copy)
+            if result.failures:
+                raise SystemExit(f"{name}: {result.non2xx} non-2xx, {result.socket_errors}")
+            rps[name].append(round(result.rps, 1))
+    a, u = max(rps["audited"]), max(rps["audit off"])
+    print(
+        f"{backend}: hub serve --workers {args.workers} --threads {args.threads}, wrk "
+        f"{args.connections} connections x {args.duration} s, {args.rounds} rounds, best round"
+    )
+    print(f"  audited read    {a:8.1f} req/s  rounds {rps['audited']}")
+    print(f"  audit off       {u:8.1f} req/s  rounds {rps['audit off']}")
+    print(f"  ratio audited / audit off: {a / u:.2f}")
+    if backend == "postgresql":
+        drop_database(url)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--database-url", default="")
     p.add_argument("-n", type=int, default=2000)
     p.add_argument("--rounds", type=int, default=2, help="alternate audited/unaudited rounds")
+    p.add_argument("--http", action="store_true", help="server throughput with wrk instead")
+    p.add_argument("--workers", type=int, default=2, help="--http: hub serve --workers")
+    p.add_argument("--threads", type=int, default=4, help="--http: hub serve --threads")
+    p.add_argument("--connections", type=int, default=8, help="--http: wrk connections")
+    p.add_argument("--duration", type=int, default=10, help="--http: seconds per run")
     args = p.parse_args(argv)
+    if args.http:
+        return _http(args)
 
     from hub.app import create_app
     from hub.audit import recorder
@@ -87,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  audited read    {a:8.1f} req/s  ({1000 / a:.2f} ms)  rounds {audited}")
     print(f"  audit off       {u:8.1f} req/s  ({1000 / u:.2f} ms)  rounds {unaudited}")
     print(f"  ratio audited / audit off: {a / u:.2f}")
+    _deferred(app.extensions["hub.db"].engine)
     from hub.store.db import checkpointer_of
 
     checkpointer = checkpointer_of(app.extensions["hub.db"].engine)

@@ -134,7 +134,9 @@ class HubServer:
         threads: int,
         log: Path,
         env: dict[str, str] | None = None,
+        module: str = "hub.cli",
     ) -> None:
+        self.module = module  # bench.noaudit: the audit-off baseline (bench.audit_cost)
         self.database_url = database_url
         self.workers = workers
         self.threads = threads
@@ -155,7 +157,7 @@ class HubServer:
         cmd = [
             sys.executable,
             "-m",
-            "hub.cli",
+            self.module,
             "serve",
             "--host",
             HOST,
