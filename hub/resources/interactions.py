@@ -1,8 +1,8 @@
 """FHIR RESTful interactions, each a function ``(FhirRequest, Repository) -> FhirResponse``.
 
 http://hl7.org/fhir/R4/http.html — read, vread, create (+ conditional), update (+ version
-check, conditional), patch (JSON Patch), delete (logical, + conditional), history.
-Search lives in ``search.py``, batch/transaction in ``transaction.py``.
+check, conditional), patch (JSON Patch), delete (logical, + conditional). History lives in
+``history.py``, search in ``search.py``, batch/transaction in ``transaction.py``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from hub.fhir.shaping import parse_elements, parse_summary, shape
 from hub.fhir.validate import validate_resource
 from hub.resources.request import FhirRequest, FhirResponse
 from hub.store.records import StoredResource
-from hub.store.repository import HistoryPage, Repository
+from hub.store.repository import Repository
 
 
 def _location(req: FhirRequest, stored: StoredResource) -> str:
@@ -71,7 +71,7 @@ def _author(req: FhirRequest) -> str | None:
     return org if isinstance(org, str) else None
 
 
-def _unknown(rtype: str, rid: str) -> FhirError:
+def unknown(rtype: str, rid: str) -> FhirError:
     return FhirError.not_found(f"{rtype}/{rid} is not known")
 
 
@@ -84,7 +84,7 @@ def require_visible(req: FhirRequest, stored: StoredResource) -> None:
         return
     verdict = req.gate.check([stored])[0]
     if not verdict.permit:
-        raise _unknown(stored.res_type, stored.res_id)
+        raise unknown(stored.res_type, stored.res_id)
     if (
         stored.res_type == "Consent"
         and req.method in ("PUT", "PATCH", "DELETE")
@@ -105,7 +105,7 @@ def _current(
 ) -> StoredResource:
     stored = repo.read(rtype, rid, for_update=for_update)
     if stored is None:
-        raise _unknown(rtype, rid)
+        raise unknown(rtype, rid)
     if stored.deleted:
         if req.gate is not None and not req.gate.unrestricted:
             last = repo.vread(rtype, rid, stored.version_id - 1)
@@ -138,7 +138,7 @@ def vread(req: FhirRequest, repo: Repository) -> FhirResponse:
     if stored is None:
         current = repo.read(req.resource_type, req.res_id)
         if current is None:
-            raise _unknown(req.resource_type, req.res_id)
+            raise unknown(req.resource_type, req.res_id)
         require_visible(req, current)
         raise FhirError.not_found(
             f"{req.resource_type}/{req.res_id} has no version {req.version_id}"
@@ -385,7 +385,7 @@ def delete(req: FhirRequest, repo: Repository) -> FhirResponse:
     assert req.resource_type and req.res_id
     current = repo.read(req.resource_type, req.res_id, for_update=True)
     if current is None:
-        raise _unknown(req.resource_type, req.res_id)
+        raise unknown(req.resource_type, req.res_id)
     if current.deleted:
         return _deleted(req, current)
     require_visible(req, current)
@@ -415,106 +415,12 @@ def conditional_delete(req: FhirRequest, repo: Repository) -> FhirResponse:
     return _deleted(req, repo.delete(current))
 
 
-# -- history ---------------------------------------------------------------------------------
-
-
-def history(req: FhirRequest, repo: Repository) -> FhirResponse:
-    """``GET [base]/_history``, ``[type]/_history``, ``[type]/[id]/_history``.
-
-    http://hl7.org/fhir/R4/http.html#history
-    """
-    from hub.resources.bundles import history_bundle
-    from hub.resources.params import history_params
-
-    hp = history_params(req, req.max_count, req.default_count)
-    if req.resource_type and req.res_id:
-        current = repo.read(req.resource_type, req.res_id)
-        if current is None:
-            raise _unknown(req.resource_type, req.res_id)
-        if not current.deleted:
-            require_visible(req, current)
-        elif req.gate is not None and not req.gate.unrestricted:
-            last = repo.vread(req.resource_type, req.res_id, current.version_id - 1)
-            if last is not None:
-                require_visible(req, last)
-    if req.gate is not None and not req.gate.unrestricted and not req.res_id:
-        page = _gated_history(req, repo, hp.since, hp.at, hp.count, hp.offset)
-    else:
-        page = repo.history(
-            req.resource_type,
-            req.res_id,
-            since=hp.since,
-            at=hp.at,
-            count=hp.count,
-            offset=hp.offset,
-        )
-    return FhirResponse(200, raw=history_bundle(req, page, hp))
-
-
-#: Versions decided per round trip, and at most, for a gated type or system history.
-HISTORY_CHUNK = 500
-HISTORY_SCAN_LIMIT = 20_000
-
-
-def _gated_history(
-    req: FhirRequest, repo: Repository, since: int | None, at: int | None, count: int, offset: int
-) -> HistoryPage:
-    """Type/system history for a gated caller: only versions of resources the caller may see
-    now, deletions never (their content is gone, so nothing can permit them). ``total``,
-    ``_offset`` and the ``next`` link count visible versions only — a total over all versions
-    would tell the caller how much hidden data changed. Candidates are pre-filtered in SQL
-    (``Gate.restrict``) and each is decided; beyond ``HISTORY_SCAN_LIMIT`` candidates the
-    request is refused as too costly (narrow it with ``_since``/``_at``)."""
-    from sqlalchemy import and_, false, select
-
-    from hub.fhir.searchparams import SUPPORTED_TYPES
-    from hub.store import schema as s
-    from hub.store.repository import _VCOLUMNS, _record
-    from hub.store.search import restrict_condition
-
-    gate = req.gate
-    if req.resource_type:  # (the system history leaves AuditEvents out)
-        repo.materialize(req.resource_type)
-    v = s.resource_version.c
-    where = [v.deleted == false()]
-    where.append(
-        v.res_type == req.resource_type if req.resource_type else v.res_type != "AuditEvent"
-    )
-    if since is not None:
-        where.append(v.last_updated >= since)
-    if at is not None:
-        where.append(v.last_updated <= at)
-    restrict = gate.restrict([req.resource_type] if req.resource_type else SUPPORTED_TYPES)
-    if restrict is not None:
-        where.append(restrict_condition(s.resource_version, restrict))
-    stmt = select(*_VCOLUMNS).where(and_(*where)).order_by(v.last_updated.desc(), v.vid.desc())
-    visible: list[Any] = []
-    scanned = 0
-    while True:
-        rows = [_record(r) for r in repo.conn.execute(stmt.limit(HISTORY_CHUNK).offset(scanned))]
-        scanned += len(rows)
-        visible.extend(x for x in gate.check(rows, record=False) if x.permit)
-        if len(rows) < HISTORY_CHUNK:
-            break
-        if scanned >= HISTORY_SCAN_LIMIT:
-            raise FhirError.of(
-                400,
-                IssueType.TOO_COSTLY,
-                f"This history has more than {HISTORY_SCAN_LIMIT} versions to decide; "
-                "narrow it with _since or _at",
-            )
-    shown = visible[offset : offset + count]
-    gate.note(shown)
-    return HistoryPage([x.item for x in shown], len(visible))
-
-
 __all__ = [
     "conditional_delete",
     "conditional_patch",
     "conditional_update",
     "create",
     "delete",
-    "history",
     "patch",
     "read",
     "update",

@@ -19,6 +19,7 @@ from hub.fhir.errors import FhirError
 from hub.fhir.searchparams import SUPPORTED_TYPES
 from hub.resources import interactions as i
 from hub.resources import search as s
+from hub.resources.history import history
 from hub.resources.request import FhirRequest, FhirResponse
 from hub.store.repository import Repository
 
@@ -114,7 +115,7 @@ ROUTES: tuple[Route, ...] = (
         "history-system",
         "/_history",
         "GET",
-        i.history,
+        history,
         Interaction.HISTORY_SYSTEM,
         False,
         "History of all resources",
@@ -171,7 +172,7 @@ ROUTES: tuple[Route, ...] = (
         "history-type",
         T + "/_history",
         "GET",
-        i.history,
+        history,
         Interaction.HISTORY_TYPE,
         False,
         "History of a resource type",
@@ -192,7 +193,7 @@ ROUTES: tuple[Route, ...] = (
         "history-instance",
         ID + "/_history",
         "GET",
-        i.history,
+        history,
         Interaction.HISTORY_INSTANCE,
         False,
         "History of one resource",

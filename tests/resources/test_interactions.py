@@ -160,24 +160,6 @@ def test_delete_is_logical_and_read_is_gone(client) -> None:  # type: ignore[no-
     assert client.delete("/fhir/Patient/never-was").status_code == 404
 
 
-def test_history_type_and_system(client) -> None:  # type: ignore[no-untyped-def]
-    a = _create(client)
-    _create(client)
-    put(client, f"Patient/{a['id']}", {**a, "gender": "female"})
-    post(client, "Organization", {"resourceType": "Organization", "name": "絆"})
-    t = client.get("/fhir/Patient/_history").get_json(force=True)
-    assert t["total"] == 3
-    s = client.get("/fhir/_history?_count=2").get_json(force=True)
-    assert s["total"] == 4 and len(s["entry"]) == 2
-    assert any(link["relation"] == "next" for link in s["link"])
-    nxt = next(link["url"] for link in s["link"] if link["relation"] == "next")
-    page2 = client.get(nxt.split("localhost", 1)[1]).get_json(force=True)
-    assert len(page2["entry"]) == 2
-    first_ids = {e["fullUrl"] + e["response"]["etag"] for e in s["entry"]}
-    assert not first_ids & {e["fullUrl"] + e["response"]["etag"] for e in page2["entry"]}
-    assert client.get("/fhir/_history?_since=not-a-date").status_code == 400
-
-
 def test_conditional_create(client) -> None:  # type: ignore[no-untyped-def]
     ident = {"identifier": [{"system": "urn:example:city", "value": "R-0001"}]}
     first = post(
