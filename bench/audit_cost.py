@@ -5,12 +5,15 @@ Observations) through the Flask test client (``HUB_AUTH=off``), then times ``n``
 random Patients (``GET /fhir/Patient/<id>``, one thread) twice: with the real audit (each read
 writes its AuditEvent and ledger entry in its transaction) and with
 ``hub.audit.recorder.write`` replaced by a no-op — the same read with the audit off. The server
-itself has no way to turn the audit off; only this script does, by monkeypatching. Prints
-req/s for both and the ratio audited / unaudited. Default database: a fresh SQLite file in a
-temporary directory; ``--database-url`` names a PostgreSQL database that is **emptied**.
-On SQLite it also prints how many WAL checkpoints the background checkpointer ran (off the
-request path, ``hub.store.db.WalCheckpointer``). Figures move with the machine's load: repeat
-runs and give the best and the spread.
+itself has no way to turn the audit off; only this script does, by monkeypatching. Prints req/s
+for both and the ratio audited / unaudited. ``--parts`` adds a third run per round: the
+AuditEvent stored but no ledger entry appended (``record_access`` a no-op) — how much of the
+cost is the ledger's: a bound on what any design taking the append off the request path could
+gain (such a design would still write a queue row). Default database: a fresh SQLite file in a
+temporary directory; ``--database-url`` names a PostgreSQL database that is **emptied**. On
+SQLite it also prints how many WAL checkpoints the background checkpointer ran (off the request
+path, ``hub.store.db.WalCheckpointer``). Figures move with the machine's load: repeat runs and
+give the best and the spread.
 
 ``--http`` measures *server throughput* instead: ``hub serve`` (gunicorn, ``--workers`` ×
 ``--threads``, ``HUB_AUTH=off``) driven by wrk (``--connections`` keep-alive connections,
@@ -123,6 +126,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--database-url", default="")
     p.add_argument("-n", type=int, default=2000)
     p.add_argument("--rounds", type=int, default=2, help="alternate audited/unaudited rounds")
+    p.add_argument(
+        "--parts",
+        action="store_true",
+        help="also time reads that store the AuditEvent but append no ledger entry (the "
+        "ledger's share of the cost; an experiment only, the hub has no such mode)",
+    )
     p.add_argument("--http", action="store_true", help="server throughput with wrk instead")
     p.add_argument("--workers", type=int, default=2, help="--http: hub serve --workers")
     p.add_argument("--threads", type=int, default=4, help="--http: hub serve --threads")
@@ -158,11 +167,20 @@ def main(argv: list[str] | None = None) -> int:
             if len(parts) >= 4 and parts[-4] == "Patient":
                 ids.append(parts[-3])
     _reads(client, ids, 200, 0)  # warm up both paths' caches
-    real_write = recorder.write
+    from hub.ledger.log import store as ledger_store
+
+    real_write, real_append = recorder.write, ledger_store.record_access
     audited: list[float] = []
     unaudited: list[float] = []
+    row_only: list[float] = []
     for k in range(args.rounds):
         audited.append(_reads(client, ids, args.n, k))
+        if args.parts:  # the AuditEvent row, but no ledger entry: what the ledger costs
+            ledger_store.record_access = lambda conn, stored: 0  # type: ignore[assignment]
+            try:
+                row_only.append(_reads(client, ids, args.n, k))
+            finally:
+                ledger_store.record_access = real_append
         recorder.write = lambda repo, record: None  # type: ignore[assignment,return-value]
         try:
             unaudited.append(_reads(client, ids, args.n, k))
@@ -172,8 +190,13 @@ def main(argv: list[str] | None = None) -> int:
     backend = url.split(":", 1)[0].split("+", 1)[0]
     print(f"{backend}: {args.n} reads x {args.rounds} rounds, single thread, best round")
     print(f"  audited read    {a:8.1f} req/s  ({1000 / a:.2f} ms)  rounds {audited}")
+    if row_only:
+        r = max(row_only)
+        print(f"  record, no ledger {r:6.1f} req/s  ({1000 / r:.2f} ms)  rounds {row_only}")
     print(f"  audit off       {u:8.1f} req/s  ({1000 / u:.2f} ms)  rounds {unaudited}")
     print(f"  ratio audited / audit off: {a / u:.2f}")
+    if row_only:
+        print(f"  ratio record without its ledger entry / audit off: {max(row_only) / u:.2f}")
     _deferred(app.extensions["hub.db"].engine)
     from hub.store.db import checkpointer_of
 
