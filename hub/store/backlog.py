@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import logging
 import time
-import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -80,11 +79,7 @@ _PENDING_SQL = (
     " r.content FROM index_backlog b"
 )
 _PENDING_JOIN = " LEFT JOIN resource r ON r.rid = b.rid"
-_VERSION_SQL = (
-    "INSERT INTO resource_version"
-    " (rid, res_type, res_id, version_id, last_updated, method, deleted, content)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (res_type, res_id, version_id) DO NOTHING"
-)
+_VERSION_SQL = stm.VERSION_SQL + " ON CONFLICT (res_type, res_id, version_id) DO NOTHING"
 
 
 def _pending_sql(dialect: str, limit: int, wait: bool, rid: int | None = None) -> str:
@@ -124,15 +119,16 @@ def catch_up(
         rids = [int(p[0]) for p in pending]
         versions: list[tuple[Any, ...]] = []
         statements: dict[str, list[tuple[Any, ...]]] = {}
-        for rid, method, res_type, res_id, version, stamp, deleted, content in pending:
+        # (not ``rid``: that is the parameter the next batch's query is built from)
+        for each, method, res_type, res_id, version, stamp, deleted, content in pending:
             if res_type is None:
                 continue  # the resource row is gone: nothing to write
             if method is not None and int(version) == 1:  # its (first and only) version row
-                versions.append((rid, res_type, res_id, 1, stamp, method, deleted, content))
+                versions.append((each, res_type, res_id, 1, stamp, method, deleted, content))
             if content is None or deleted:
                 continue  # deleted since: nothing to index
             rows = _rows(str(res_type), loads(bytes(content)), registry)
-            for sql, values in stm.index_statements(int(rid), str(res_type), rows, []):
+            for sql, values in stm.index_statements(int(each), str(res_type), rows, []):
                 statements.setdefault(sql, []).extend(values)
         stm.unindex_rids(conn, rids)
         stm.execute(conn, [(_VERSION_SQL, versions)] if versions else [])
@@ -251,7 +247,6 @@ class BacklogIndexer(OnDemandThread):
         self.indexed = 0
         self.passes = 0
         self._last = 0.0  # time.monotonic() of the last notify
-        _LIVE.add(self)
 
     def notify(self) -> None:
         """A resource was stored with its rows deferred: make sure a pass follows."""
@@ -305,9 +300,6 @@ class BacklogIndexer(OnDemandThread):
             self._ended()
 
 
-_LIVE: weakref.WeakSet[BacklogIndexer] = weakref.WeakSet()
-
-
 def install(engine: Engine, indexer: BacklogIndexer | None) -> None:
     """Make deferred writes on ``engine`` notify ``indexer`` (None: no background thread)."""
     engine.update_execution_options(**{INDEXER_OPTION: indexer})
@@ -316,9 +308,3 @@ def install(engine: Engine, indexer: BacklogIndexer | None) -> None:
 def indexer_of(conn_or_engine: Connection | Engine) -> BacklogIndexer | None:
     found = conn_or_engine.get_execution_options().get(INDEXER_OPTION)
     return found if isinstance(found, BacklogIndexer) else None
-
-
-def stop_all() -> None:
-    """Stop every live indexer of this process (before ``hub serve`` forks its workers)."""
-    for indexer in list(_LIVE):
-        indexer.stop(timeout=10.0)

@@ -109,6 +109,22 @@ def test_an_audited_read_defers_its_index_and_a_search_catches_up(quiet: Flask) 
             assert _index_rows(conn, rid) == _generic_rows(conn, rid, bytes(content)) != set()
 
 
+def test_a_search_catches_up_a_backlog_of_several_batches(
+    quiet: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches of ``BATCH`` rows, until none waits: a search sees every read recorded before
+    it, however many batches that takes."""
+    monkeypatch.setattr(backlog, "BATCH", 2)
+    client = quiet.test_client()
+    pid = _patient(client)
+    for _ in range(5):
+        assert client.get(f"/fhir/Patient/{pid}", headers=H).status_code == 200
+    assert _waiting(quiet) == 6
+    found = client.get(f"/fhir/AuditEvent?patient=Patient/{pid}&subtype=read", headers=H)
+    assert found.status_code == 200 and found.get_json()["total"] == 5
+    assert _waiting(quiet) == 1  # only the search's own record waits
+
+
 def test_a_search_reaching_audit_events_by_revinclude_catches_up(quiet: Flask) -> None:
     client = quiet.test_client()
     pid = _patient(client)
@@ -195,10 +211,16 @@ def test_a_background_pass_skips_rows_another_catch_up_holds(quiet: Flask) -> No
 
 
 def test_the_thread_waits_for_a_quiet_moment(quiet: Flask) -> None:
+    client = quiet.test_client()
+    pid = _patient(client)
+    assert client.get(f"/fhir/Patient/{pid}", headers=H).status_code == 200
+    waiting = _waiting(quiet)
     indexer = backlog.BacklogIndexer(_db(quiet).engine, delay=30.0)
     try:
         indexer.notify()
         assert indexer._quiet_for() > 29  # a write just now: not yet
+        time.sleep(0.3)
+        assert indexer.passes == 0 and _waiting(quiet) == waiting == 2  # nothing written yet
     finally:
         indexer.stop()
 
