@@ -104,14 +104,9 @@ def serve(host: str, port: int, workers: int, threads: int, dev: bool) -> None:
     from hub.workflows.conformance import install_conformance
 
     install_conformance(engine)
-    from hub.store.db import checkpointer_of
+    from hub.store.db import Database
 
-    if (ck := checkpointer_of(engine)) is not None:  # no thread may be alive when gunicorn forks
-        ck.stop(final=True)
-    from hub.store.backlog import stop_all
-
-    stop_all()
-    engine.dispose()
+    Database(engine).dispose()  # its threads end: none may be alive when gunicorn forks
     os.environ["HUB_AUTO_MIGRATE"] = "0"  # migrated (and profiles loaded) once, not per worker
     click.echo(
         f"hub: FHIR endpoint http://{host}:{port}/fhir  "
