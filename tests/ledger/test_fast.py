@@ -11,7 +11,6 @@ Worker processes: ``tests/ledger/test_parallel.py``.
 
 from __future__ import annotations
 
-import io
 import random
 import re
 from collections.abc import Callable
@@ -23,12 +22,12 @@ from sqlalchemy import Connection, select, update
 
 from hub.ledger import Frontier
 from hub.ledger.log import fast
-from hub.ledger.log.export import verify_export, write_export
+from hub.ledger.log.export import verify_export
 from hub.ledger.log.keys import LedgerConfig
 from hub.ledger.log.schema import ledger_entry, ledger_node
 from hub.ledger.log.verify import Report, verify_database
 from hub.store import schema as s
-from tests.ledger.conftest import build_log
+from tests.ledger.conftest import build_log, export_lines
 from tests.ledger.helpers import NodeStore, leaf
 from tests.ledger.test_tamper import TAMPERING
 
@@ -327,14 +326,6 @@ def test_checkpoints_inside_chunks_are_checked(ledger_app: Flask) -> None:
         assert any("checkpoint #1 of size 12" in str(p) for p in quick.problems)
 
 
-def _export_lines(app: Flask, version: int = 2) -> list[bytes]:
-    config: LedgerConfig = app.extensions["hub.ledger"]
-    out = io.BytesIO()
-    with app.extensions["hub.db"].unit(write=False) as conn:
-        write_export(conn, out, config.origin, config.verifier_key(), version=version)
-    return out.getvalue().splitlines()
-
-
 EDITS: dict[int, list[Callable[[bytes], bytes]]] = {
     1: [
         lambda line: line.replace(b"access", b"consent", 1),
@@ -362,7 +353,7 @@ def test_export_fast_path_reports_like_the_slow_path(
 ) -> None:
     build_log(ledger_app)
     config: LedgerConfig = ledger_app.extensions["hub.ledger"]
-    lines = _export_lines(ledger_app, version)
+    lines = export_lines(ledger_app, version)
     key = config.public_key()
     for chunk in (4, 5, 16384):
         report = verify_export(lines, key, config.origin, chunk=chunk)
@@ -373,6 +364,20 @@ def test_export_fast_path_reports_like_the_slow_path(
         slow = verify_export(lines, key, config.origin, chunk=chunk, fast_path=False)
         assert [str(p) for p in quick.problems] == [str(p) for p in slow.problems]
         assert quick.problems[0].index == 7 and quick.rechecked >= 1, quick.problems
+
+
+def test_fast_path_off_is_honoured_for_a_files_bytes(ledger_app: Flask) -> None:
+    """``fast_path=False`` checks every chunk entry by entry, given lines or the file's bytes
+    (as the CLI passes them) alike."""
+    build_log(ledger_app)
+    config: LedgerConfig = ledger_app.extensions["hub.ledger"]
+    lines = export_lines(ledger_app)
+    key = config.public_key()
+    for given in (lines, b"\n".join(lines) + b"\n"):
+        slow = verify_export(given, key, config.origin, chunk=4, fast_path=False)
+        assert slow.ok and slow.entries == 12 and slow.rechecked == 3, type(given)
+        quick = verify_export(given, key, config.origin, chunk=4)
+        assert quick.ok and quick.rechecked == 0 and quick.root == slow.root
 
 
 def test_an_export_with_entry_lines_out_of_place_is_read_line_by_line(ledger_app: Flask) -> None:
@@ -386,7 +391,7 @@ def test_an_export_with_entry_lines_out_of_place_is_read_line_by_line(ledger_app
 
     with ledger_app.extensions["hub.db"].unit(write=True) as conn:
         store.make_checkpoint(conn, config)
-    lines = _export_lines(ledger_app, 1)
+    lines = export_lines(ledger_app, 1)
     assert orjson.loads(lines[-1])["type"] == "checkpoint"
     item = orjson.loads(lines[3])
     lines[3] = orjson.dumps({"index": item["index"], "entry": item["entry"], "type": "entry"})
@@ -439,7 +444,7 @@ def test_an_export_given_as_bytes_is_reported_as_its_lines_are(
         store.make_checkpoint(conn, config)
     key = config.public_key()
     for version in (1, 2):
-        edited = FILE_EDITS[edit](b"\n".join(_export_lines(ledger_app, version)) + b"\n")
+        edited = FILE_EDITS[edit](b"\n".join(export_lines(ledger_app, version)) + b"\n")
         lines = edited.splitlines() if isinstance(edited, bytes) else edited
         slow = verify_export(lines, key, config.origin, chunk=4, fast_path=False)
         for chunk in (4, 16384):

@@ -115,14 +115,21 @@ def _is_entry(line: bytes, version: int) -> bool:
     return line.startswith(_ENTRY_START[version])
 
 
-def _entry_run(lines: Sequence[bytes], version: int) -> tuple[int, int, bool]:
-    """``(first, last, True)`` if lines ``first … last-1`` are all the entry lines (one run,
-    the usual file; found without a Python step per entry line), else ``(0, 0, False)``."""
+def _entry_bounds(lines: Sequence[bytes], version: int) -> tuple[int, int]:
+    """``(first, last)``: the first entry line and one past the last one (lines before
+    ``first`` and from ``last`` on are not entry lines)."""
     first, last = 0, len(lines)
     while first < last and not _is_entry(lines[first], version):
         first += 1
     while last > first and not _is_entry(lines[last - 1], version):
         last -= 1
+    return first, last
+
+
+def _entry_run(lines: Sequence[bytes], version: int) -> tuple[int, int, bool]:
+    """``(first, last, True)`` if lines ``first … last-1`` are all the entry lines (one run,
+    the usual file; found without a Python step per entry line), else ``(0, 0, False)``."""
+    first, last = _entry_bounds(lines, version)
     if all(map(bytes.startswith, lines[first:last], repeat(_ENTRY_START[version]))):
         return first, last, True
     return 0, 0, False
@@ -149,7 +156,7 @@ def verify_export(
     started = time.perf_counter()
     if not isinstance(lines, bytes):
         lines = lines if isinstance(lines, list) else list(lines)
-    data = lines if isinstance(lines, bytes) else _joined(lines) if fast_path else None
+    data = (lines if isinstance(lines, bytes) else _joined(lines)) if fast_path else None
     report = None
     if data is not None:
         report = _verify_file(data, public_key, key_name, witness, chunk, max_problems, workers)
@@ -166,12 +173,7 @@ def _joined(lines: list[bytes]) -> bytes | None:
     """The lines as one file's bytes, whose ``splitlines()`` they are as far as
     :func:`_verify_file` can tell: None if a line outside the run of entry lines breaks (a
     break inside the run makes its chunk unproved)."""
-    version = _version(lines)
-    first, last = 0, len(lines)
-    while first < last and not _is_entry(lines[first], version):
-        first += 1
-    while last > first and not _is_entry(lines[last - 1], version):
-        last -= 1
+    first, last = _entry_bounds(lines, _version(lines))
     if any(b"\n" in x or b"\r" in x for x in (*lines[:first], *lines[last:])):
         return None
     return b"\n".join(lines)
