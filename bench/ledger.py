@@ -8,10 +8,11 @@
   own connection, for an export forked), beside a raw single-threaded
   ``hashlib.sha256`` loop over the same leaf bytes in the same run; on SQLite and, with
   ``--database-url``, on that PostgreSQL database too (its tables are emptied). Each figure is
-  the best of the rounds, wall clock (a database row also shows its first round, which starts
-  the forkserver); "per CPU-second" divides by the CPU time of this process and its workers
-  (the database server's not included), which a busy machine disturbs less — not measured for
-  database workers, which are the forkserver's children, not this process's;
+  the best of the rounds, wall clock (a database row with worker processes also shows its
+  first round, which starts the forkserver); "per CPU-second" divides by the CPU time of this
+  process and its workers (the database server's not included), which a busy machine disturbs
+  less — not measured for database workers, which are the forkserver's children, not this
+  process's;
 * proofs: build + verify time of one inclusion proof (``hub.ledger.log.store.inclusion``,
   O(log n) stored-node reads) at 10k, 100k and 1M entries, the tree bulk-built in-process
   into a SQLite file with the store's own leaf format and ``merkle.append``.

@@ -3,6 +3,7 @@ table-emptying fixture empties them too), a hub app without tokens, and the CLI'
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from flask import Flask
 
 from hub.config import Settings
 from hub.ledger.log import schema as _ledger_schema  # noqa: F401
+from hub.ledger.log.export import write_export
+from hub.ledger.log.keys import LedgerConfig
 from hub.store.backlog import catch_up
 
 
@@ -97,3 +100,12 @@ def build_log(app: Flask) -> dict[str, str]:
     with app.extensions["hub.db"].unit(write=True) as conn:  # the AuditEvents' version rows,
         catch_up(conn)  # as the hub writes them before any reader (hub.store.backlog)
     return {"patient": pid, "consent": cid}
+
+
+def export_lines(app: Flask, version: int = 2) -> list[bytes]:
+    """The app's ledger exported (``write_export``, format ``version``), as lines."""
+    config: LedgerConfig = app.extensions["hub.ledger"]
+    out = io.BytesIO()
+    with app.extensions["hub.db"].unit(write=False) as conn:
+        write_export(conn, out, config.origin, config.verifier_key(), version=version)
+    return out.getvalue().splitlines()

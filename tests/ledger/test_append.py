@@ -104,9 +104,7 @@ def test_two_appenders_alternating_stay_consecutive(
     _tree_is_sound(ledger_app, 13)
 
 
-def test_a_rolled_back_append_leaves_no_trace(
-    ledger_app: Flask, lock_calls: type[_CountingSql]
-) -> None:
+def test_a_rolled_back_append_leaves_no_trace(ledger_app: Flask) -> None:
     pid = _patient(ledger_app)
     db = ledger_app.extensions["hub.db"]
     with pytest.raises(RuntimeError), db.unit(write=True) as conn:

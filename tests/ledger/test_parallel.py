@@ -10,7 +10,6 @@ proves chunks itself (from the end); the CLI's ``--workers``/``--chunk`` reach a
 
 from __future__ import annotations
 
-import io
 import os
 import re
 from collections.abc import Callable
@@ -25,12 +24,13 @@ from sqlalchemy import Connection, delete, select, update
 
 from hub.cli import main
 from hub.ledger.log import fast, parallel
-from hub.ledger.log.export import verify_export, write_export
+from hub.ledger.log.export import verify_export
 from hub.ledger.log.keys import LedgerConfig
 from hub.ledger.log.schema import ledger_entry
 from hub.ledger.log.verify import Report, verify_database
 from hub.store import schema as s
-from tests.ledger.conftest import build_log
+from hub.store.db import shareable
+from tests.ledger.conftest import build_log, export_lines
 
 MAIN = os.getpid()
 
@@ -156,10 +156,7 @@ def test_tampering_in_a_worker_processs_chunk_is_caught(
 def test_an_export_is_proved_by_worker_processes(ledger_app: Flask, in_workers: None) -> None:
     build_log(ledger_app)
     config: LedgerConfig = ledger_app.extensions["hub.ledger"]
-    out = io.BytesIO()
-    with ledger_app.extensions["hub.db"].unit(write=False) as conn:
-        write_export(conn, out, config.origin, config.verifier_key())
-    lines = out.getvalue().splitlines()
+    lines = export_lines(ledger_app)
     key = config.public_key()
     report = verify_export(lines, key, config.origin, chunk=4, workers=3)
     assert report.ok and report.workers == 3 and report.rechecked == 0, report.problems
@@ -172,21 +169,13 @@ def test_an_export_is_proved_by_worker_processes(ledger_app: Flask, in_workers: 
     assert MAIN not in quick.provers
 
 
-def _export(app: Flask) -> list[bytes]:
-    config: LedgerConfig = app.extensions["hub.ledger"]
-    out = io.BytesIO()
-    with app.extensions["hub.db"].unit(write=False) as conn:
-        write_export(conn, out, config.origin, config.verifier_key())
-    return out.getvalue().splitlines()
-
-
 @pytest.mark.skipif(not parallel.can_fork(), reason="export workers are forked")
 def test_the_caller_and_the_workers_share_an_exports_chunks(ledger_app: Flask) -> None:
     """Chunks claimed from both ends (``parallel.export_results``): each proved once, by
     some process, whichever is quicker; the file's bytes and its lines alike."""
     build_log(ledger_app)
     config: LedgerConfig = ledger_app.extensions["hub.ledger"]
-    lines = _export(ledger_app)
+    lines = export_lines(ledger_app)
     for given in (lines, b"\n".join(lines)):
         report = verify_export(given, config.public_key(), config.origin, chunk=2, workers=3)
         assert report.ok and report.workers == 3 and report.rechecked == 0, report.problems
@@ -217,7 +206,7 @@ def test_a_failing_export_worker_leaves_its_chunk_to_the_caller(
     config: LedgerConfig = ledger_app.extensions["hub.ledger"]
     monkeypatch.setattr(fast, "export_subtree", _failing_in_workers(how))
     report = verify_export(
-        _export(ledger_app), config.public_key(), config.origin, chunk=4, workers=2
+        export_lines(ledger_app), config.public_key(), config.origin, chunk=4, workers=2
     )
     assert report.ok and report.rechecked == 0 and report.workers == 2, report.problems
     assert report.provers[MAIN] >= 1 and sum(report.provers.values()) == 3
@@ -255,7 +244,7 @@ def test_chunk_sizes_and_where_workers_cannot_go(tmp_path: Path) -> None:
     for url, shared in [("sqlite://", False), ("sqlite:///:memory:", False), (file, True)]:
         engine = make_engine(url)
         with engine.connect() as conn:
-            assert parallel.shareable(conn) == shared
+            assert shareable(conn) == shared
         engine.dispose()
 
 

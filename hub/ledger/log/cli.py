@@ -150,9 +150,8 @@ def verify(
     if export_file is not None:
         with open(export_file, "rb") as f:
             data = f.read()  # verified as one buffer (no split into a list of lines)
-        first = re.match(rb"[^\r\n]*", data)
-        try:
-            header: Any = orjson.loads(first[0]) if data and first else {}
+        try:  # the first line (a match of this pattern always exists)
+            header: Any = orjson.loads(re.match(rb"[^\r\n]*", data)[0])  # type: ignore[index]
         except orjson.JSONDecodeError:
             header = {}
         origin = header.get("origin") if isinstance(header, dict) else None

@@ -41,7 +41,6 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from hub.ledger.log import fast
-from hub.store.db import shareable as shareable  # (verify asks it here)
 
 MIN_BALANCED = 1024
 """Chunks are halved for balance across workers (at least 4 each) down to this many entries."""
@@ -146,15 +145,17 @@ def results(
             yield local(*task)
         return
     futures: dict[int, Future[Result]] = {}
+    pending: list[Future[Result]] = []  # handed to the pool, not done when last looked at
     mine: dict[int, fast.Subtree | None] = {}
     front, back = 0, len(tasks)
 
     def top_up(room: int) -> None:
         nonlocal front
-        waiting = sum(not f.done() for f in futures.values())
-        while front < back and waiting < room:
+        pending[:] = [f for f in pending if not f.done()]
+        while front < back and len(pending) < room:
             futures[front] = executor.submit(remote, *tasks[front])
-            front, waiting = front + 1, waiting + 1
+            pending.append(futures[front])
+            front += 1
 
     top_up(window if STEAL else len(tasks))
     while front < back:  # (only with STEAL)

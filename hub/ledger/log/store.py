@@ -121,10 +121,6 @@ def _nodes_sql(count: int) -> str:
     return "INSERT INTO ledger_node (level, idx, hash) VALUES " + ", ".join(["(?, ?, ?)"] * count)
 
 
-def _sql(conn: Connection, sql: str) -> str:
-    return sql if conn.dialect.paramstyle == "qmark" else sql.replace("?", "%s")
-
-
 #: PostgreSQL: the whole append in one statement (migration 0007's ``hub_ledger_append``: lock
 #: the state row, extend the frontier, write the entry, its nodes and the new state).
 _PG_APPEND_SQL = (

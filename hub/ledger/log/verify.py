@@ -45,6 +45,7 @@ from hub.ledger.log.entries import Leaf, LeafError, content_digest, parse_leaf
 from hub.ledger.log.schema import ledger_checkpoint, ledger_entry, ledger_node, ledger_state
 from hub.ledger.merkle import Frontier, append
 from hub.store import schema as s
+from hub.store.db import shareable
 
 LEDGERED = ("AuditEvent", "Consent")
 ContentCheck = Callable[[Leaf], str | None]
@@ -364,7 +365,11 @@ def verify_database(
     First the version rows that still wait on the index backlog are written (``hub.store.
     backlog``), in a transaction of their own that commits before ``conn`` reads anything, so
     that this transaction and the workers see them; an entry appended later whose version
-    row waits is checked against its resource row (:func:`_contents`)."""
+    row waits is checked against its resource row (:func:`_contents`).
+
+    PostgreSQL: open ``conn``'s transaction at REPEATABLE READ (as ``hub ledger verify``
+    does), so that its own statements read the one snapshot its workers are given; under
+    READ COMMITTED each statement would see entries appended since."""
     started = time.perf_counter()
     _catch_up(conn)
     report = Report()
@@ -383,7 +388,7 @@ def verify_database(
     e = ledger_entry.c
     count, top = conn.execute(select(func.count(), func.max(e.idx))).one()
     end = int(top) + 1 if top is not None else 0
-    if not (fast_path and workers > 1 and parallel.shareable(conn)):
+    if not (fast_path and workers > 1 and shareable(conn)):
         workers = 1
     size = parallel.chunk_size(chunk, end, workers)
     tasks = chunks(end, size, rebuild.by_size)
