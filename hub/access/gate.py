@@ -48,6 +48,7 @@ from hub.resources.context import SystemContext
 from hub.store import backlog
 from hub.store import schema as s
 from hub.store.records import StoredResource, now_micros
+from hub.store.repository import Repository
 from hub.store.search import RidRestriction
 from hub.store.statements import raw_rows
 
@@ -439,21 +440,7 @@ class Gate:
             )
             if r != exclude_rid
         ]
-        rows = self.conn.execute(
-            select(s.resource).where(s.resource.c.rid.in_(rids), s.resource.c.deleted.is_(False))
-        )
-        stored = [
-            StoredResource(
-                r.rid,
-                r.res_type,
-                r.res_id,
-                r.version_id,
-                r.last_updated,
-                r.deleted,
-                bytes(r.content) if r.content is not None else None,
-            )
-            for r in rows
-        ]
+        stored = [x for x in Repository(self.conn).read_rids(rids) if not x.deleted]
         return any(self.may_change_consent(v) for v in self.check(stored, record=False))
 
     def visible(self, items: Sequence[StoredResource]) -> list[StoredResource]:

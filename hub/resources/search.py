@@ -113,7 +113,7 @@ def _page(req: FhirRequest, repo: Repository, query: SearchQuery) -> SearchPage:
     gate = req.gate
     if gate is None or gate.unrestricted:
         return run_search(repo.conn, query)
-    restrict = gate.restrict(involved_types(query, repo))
+    restrict = gate.restrict(query_types(query, repo.registry))
     return gated_page(repo, query, gate, restrict)
 
 
@@ -193,9 +193,3 @@ def gated_page(
         count=query.count,
         has_next=len(visible) > query.offset + query.count,
     )
-
-
-def involved_types(query: SearchQuery, repo: Repository) -> set[str]:
-    """Every resource type a search can return or reveal (``hub.store.search.query_types``
-    over the repository's registry)."""
-    return query_types(query, repo.registry)

@@ -202,6 +202,12 @@ def test_only_the_consents_keepers_may_share_or_change_it(world: World) -> None:
     assert share(world, pid, PROV_B).status_code == 200
     resp = share(world, pid, HOSPITAL, token="core")
     assert resp.status_code == 200, resp.get_json()
+    # a keeper who did not create the person's record (the core center) may record another
+    another = ok(world.get(world.tokens["core"], consent_ref))
+    another.pop("meta")
+    another.pop("id")
+    resp = world.hub.fhir("POST", "Consent", world.tokens["core"], another)
+    assert resp.status_code == 201, resp.get_json()
 
 
 def test_malformed_provider_parameter_is_a_400(world: World) -> None:
