@@ -12,7 +12,8 @@ JSON; ``audit_index`` reads the same elements directly from the shapes ``hub.aud
 compares both indexers over probe events covering every branch of ``render`` (and the
 tests over many more); if they differ in any way — a registry with other AuditEvent
 parameters, a change to the generic indexer — ``audit_index`` answers None and the
-repository falls back to the generic indexer, with a warning.
+index backlog (``hub.store.backlog``, which writes AuditEvents' rows) falls back to the generic
+indexer, with a warning.
 """
 
 from __future__ import annotations

@@ -45,7 +45,7 @@ def run_seed(
     from hub.seed.clients import clients_file, ensure_clients
     from hub.seed.municipality import load as load_municipality
 
-    settings = replace(settings, auto_migrate=True)
+    settings = replace(settings, auto_migrate=True, audit_index_delay=0)  # drained at the end
     app = create_app(settings)
     db = app.extensions["hub.db"]
     try:

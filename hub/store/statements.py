@@ -20,13 +20,6 @@ from hub.fhir.indexing import IndexRows
 from hub.store import schema as s
 from hub.store.records import StoredResource
 
-# -- raw statements for the write path ----------------------------------------------------------
-#
-# Every interaction writes at least one resource (its AuditEvent), so the write path skips
-# SQLAlchemy's statement building and compiling: fixed SQL text on the transaction's own DB-API
-# cursor (the columns of ``hub.store.schema``). SQLite: one short statement per table;
-# PostgreSQL: a create is *one* statement (data-modifying CTEs, one round trip).
-
 READ_SQL = (
     "SELECT rid, res_type, res_id, version_id, last_updated, deleted, content FROM resource"
     " WHERE res_type = ? AND res_id = ?"
