@@ -20,7 +20,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import Connection, select, update
 
-from hub.ledger import Frontier
+from hub.ledger import Frontier, leaf_hash
 from hub.ledger.log import fast
 from hub.ledger.log.export import verify_export
 from hub.ledger.log.keys import LedgerConfig
@@ -205,6 +205,39 @@ def test_export_subtree_takes_exactly_n_well_formed_lines(version: int) -> None:
     assert fast.export_subtree(text, version, 0, 11, [], 0, len(text)) is None  # 12 lines
 
 
+@pytest.mark.parametrize("begin", [0, 3, 95, 995, 99_999_990])
+def test_signed_leaves_are_what_stands_between_each_exact_index_and_the_bracket(
+    begin: int,
+) -> None:
+    """``signed_leaf_hashes`` hashes the leaves of exactly the lines ``[begin,…]`` … ``[end - 1,…]``
+    (across a change of the index's width), whatever the leaves are; any other line — an index
+    spelled otherwise, out of place, a line too many or too few, no closing bracket — is None."""
+    data = [*_samples(), b"not a leaf at all", b""]
+    end = begin + len(data)
+    lines = [b"[%d,%s]" % (begin + i, d) for i, d in enumerate(data)]
+    text = b"\n".join(lines)
+    hashes = [leaf_hash(d) for d in data]
+    assert fast.signed_leaf_hashes(text, begin, end, 0, len(text)) == hashes
+    pos, endpos = len(b"\n".join(lines[:4])) + 1, len(b"\n".join(lines[:9]))
+    assert fast.signed_leaf_hashes(text, begin + 4, begin + 9, pos, endpos) == hashes[4:9]
+    k = len(lines) - 3
+    bad = {
+        "a leading zero": [*lines[:k], lines[k].replace(b"[", b"[0", 1), *lines[k + 1 :]],
+        "a space": [*lines[:k], lines[k].replace(b",", b" ,", 1), *lines[k + 1 :]],
+        "a sign": [*lines[:k], lines[k].replace(b"[", b"[+", 1), *lines[k + 1 :]],
+        "two lines swapped": [*lines[:k], lines[k + 1], lines[k], *lines[k + 2 :]],
+        "no closing bracket": [*lines[:k], lines[k][:-1], *lines[k + 1 :]],
+        "a line too many": [*lines, b"[%d,x]" % end],
+        "a line too few": lines[:-1],
+        "an empty line": [*lines[:k], b"", *lines[k:-1]],
+        "a line broken in two": [*lines[:k], lines[k][:9], lines[k][9:], *lines[k + 2 :]],
+    }
+    for what, edited in bad.items():
+        joined = b"\n".join(edited)
+        assert fast.signed_leaf_hashes(joined, begin, end, 0, len(joined)) is None, what
+    assert fast.signed_leaf_hashes(b"", begin, begin, 0, 0) is None
+
+
 @pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65])
 def test_levels_are_the_nodes_append_completes(n: int) -> None:
     """``levels`` (pairs hashed in one comprehension per level) gives every perfect subtree
@@ -347,23 +380,74 @@ EDITS: dict[int, list[Callable[[bytes], bytes]]] = {
 }
 
 
+@pytest.mark.parametrize("signed", [False, True])
 @pytest.mark.parametrize(("version", "edit"), [(v, n) for v in EDITS for n in range(len(EDITS[v]))])
 def test_export_fast_path_reports_like_the_slow_path(
-    ledger_app: Flask, version: int, edit: int
+    ledger_app: Flask, version: int, edit: int, signed: bool
 ) -> None:
+    """Entry 7 edited: the same report with and without the fast path; with ``signed`` the
+    log is checkpointed at its end, so every chunk of the file's bytes is a signed one."""
+    from hub.ledger.log import store
+
     build_log(ledger_app)
     config: LedgerConfig = ledger_app.extensions["hub.ledger"]
+    if signed:
+        with ledger_app.extensions["hub.db"].unit(write=True) as conn:
+            store.make_checkpoint(conn, config)
     lines = export_lines(ledger_app, version)
     key = config.public_key()
     for chunk in (4, 5, 16384):
-        report = verify_export(lines, key, config.origin, chunk=chunk)
-        assert report.ok and report.rechecked == 0 and report.entries == 12
+        for given in (lines, b"\n".join(lines) + b"\n"):
+            report = verify_export(given, key, config.origin, chunk=chunk)
+            assert report.ok and report.rechecked == 0 and report.entries == 12
     lines[8] = EDITS[version][edit](lines[8])  # entry 7
     for chunk in (2, 4, 16384):
-        quick = verify_export(lines, key, config.origin, chunk=chunk)
-        slow = verify_export(lines, key, config.origin, chunk=chunk, fast_path=False)
-        assert [str(p) for p in quick.problems] == [str(p) for p in slow.problems]
-        assert quick.problems[0].index == 7 and quick.rechecked >= 1, quick.problems
+        for given in (lines, b"\n".join(lines) + b"\n"):
+            quick = verify_export(given, key, config.origin, chunk=chunk)
+            slow = verify_export(given, key, config.origin, chunk=chunk, fast_path=False)
+            assert [str(p) for p in quick.problems] == [str(p) for p in slow.problems]
+            assert quick.problems[0].index == 7 and quick.rechecked >= 1, quick.problems
+
+
+def test_only_chunks_a_signed_checkpoint_covers_skip_the_leaf_pattern(
+    ledger_app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file's chunks up to its last checkpoint take their leaves as they stand (its signed
+    root vouches for them); those after it — no signature covers them — are matched against
+    the leaf pattern, so a leaf of no entry shape there is still named."""
+    from hub.ledger.log import store
+
+    ids = build_log(ledger_app)
+    config: LedgerConfig = ledger_app.extensions["hub.ledger"]
+    with ledger_app.extensions["hub.db"].unit(write=True) as conn:
+        store.make_checkpoint(conn, config)  # at 12
+    for _ in range(5):  # entries 12 … 16
+        assert ledger_app.test_client().get(f"/fhir/Patient/{ids['patient']}").status_code == 200
+    data = b"\n".join(export_lines(ledger_app)) + b"\n"
+    calls: list[tuple[str, int, int]] = []
+    for name in ("signed_leaf_hashes", "_matched_leaves"):
+        real = getattr(fast, name)
+
+        def spy(*args: Any, _real: Any = real, _name: str = name) -> Any:
+            begin, end = args[-4:-2]
+            calls.append((_name, begin, end))
+            return _real(*args)
+
+        monkeypatch.setattr(fast, name, spy)
+    key = config.public_key()
+    report = verify_export(data, key, config.origin, chunk=4)
+    assert report.ok and report.entries == 17 and report.rechecked == 0, report.problems
+    assert calls == [
+        ("signed_leaf_hashes", 0, 4),
+        ("signed_leaf_hashes", 4, 8),
+        ("signed_leaf_hashes", 8, 12),
+        ("_matched_leaves", 12, 16),
+        ("_matched_leaves", 16, 17),
+    ]
+    tampered = data.replace(b"[14,{", b"[14,{ ")  # still a line of entry 14; not a leaf
+    report = verify_export(tampered, key, config.origin, chunk=4)
+    assert [p.index for p in report.problems] == [14], report.problems
+    assert "not a ledger entry" in str(report.problems[0])
 
 
 def test_fast_path_off_is_honoured_for_a_files_bytes(ledger_app: Flask) -> None:

@@ -17,7 +17,9 @@ is still read. Any other version is refused (:class:`ExportError`).
 the file: chunks of entry lines on the fast path (``fast.export_subtree``; in worker processes
 with ``workers``), any chunk not proved sound re-checked entry by entry. The fast path reads
 the file's bytes as they are — each chunk a span of them, found from the index its first line
-claims — and falls back to the file's lines, from the start, unless it proves every entry line.
+claims; format-2 chunks up to the last validly signed checkpoint *signed* (their leaves taken
+as they stand: the signed root they must reach vouches for them, ``fast`` module docstring) —
+and falls back to the file's lines, from the start, unless it proves every entry line.
 A file whose entry lines are not one run after the header (hand-edited, say) is checked entry
 by entry throughout.
 """
@@ -277,7 +279,8 @@ def _verify_file(
     opened = open_notes(notes, public_key, key_name, problems)
     rebuild = Rebuild(opened, max_problems)
     size = parallel.chunk_size(chunk, n, workers)
-    spans = _file_spans(data, version, start, stop, chunks(n, size, rebuild.by_size))
+    cover = max((s for s in rebuild.by_size if s <= n), default=0) if version == 2 else 0
+    spans = _file_spans(data, version, start, stop, chunks(n, size, rebuild.by_size), cover)
     if spans is None:
         return None
     use = parallel.export_processes(workers, len(spans))
@@ -342,7 +345,12 @@ _WINDOW = 1 << 16
 
 
 def _file_spans(
-    data: bytes, version: int, start: int, stop: int, tasks: Sequence[tuple[int, int, list[int]]]
+    data: bytes,
+    version: int,
+    start: int,
+    stop: int,
+    tasks: Sequence[tuple[int, int, list[int]]],
+    cover: int,
 ) -> list[parallel.ExportTask] | None:
     """Each chunk ``(begin, end, sizes)`` of the entry lines ``data[start:stop]`` with the
     span ``(pos, endpos)`` of its lines: from the start of the line that claims index
@@ -363,7 +371,7 @@ def _file_spans(
             endpos = at if at >= 0 else data.find(form % end, pos, stop)
             if endpos < 0:
                 return None
-        spans.append((begin, end, sizes, pos, endpos))
+        spans.append((begin, end, sizes, pos, endpos, end <= cover))
         pos = endpos + 1
     return spans
 
@@ -379,6 +387,6 @@ def _spans(
     lengths, pos, spans = map(len, block), 0, list[parallel.ExportTask]()
     for begin, end, sizes in tasks:
         endpos = pos + sum(islice(lengths, end - begin)) + end - begin - 1
-        spans.append((begin, end, sizes, pos, endpos))
+        spans.append((begin, end, sizes, pos, endpos, False))
         pos = endpos + 1
     return b"\n".join(block), spans

@@ -31,7 +31,14 @@ What a chunk proves is everything the slow path checks (``verify`` module docstr
 * tree: the perfect subtrees of the chunk, level by level (``SHA-256(0x01 ‖ left ‖ right)``),
   equal the stored ``ledger_node`` rows ``(level, idx)`` for every level up to ``k``.
 
-An export chunk (``export_subtree``) proves indexes, leaf bytes and the subtree hashes.
+An export chunk (``export_subtree``) proves indexes, leaf bytes and the subtree hashes. A
+*signed* one — a format-2 chunk that ends at or before the size of a checkpoint whose signature
+was verified — proves its indexes and that its lines are exactly ``[index,leaf]``, and hashes
+what it takes for the leaves without matching :data:`ENTRY`: the caller accepts it only if the
+tree it joins reaches that checkpoint's signed root (``export._verify_file``), and then the
+leaves are the signed ones byte for byte (SHA-256 is collision resistant), leaves the hub wrote
+with ``entries.leaf_bytes``. Matching the pattern would add nothing there but a second
+reason to fail; past the last checkpoint, where no signature covers them, every leaf is matched.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from hashlib import sha256
+from itertools import repeat
 from typing import Any
 
 P0, P1 = b"\x00", b"\x01"
@@ -259,25 +267,42 @@ def database_subtree(
 
 
 def export_subtree(
-    text: bytes, version: int, begin: int, end: int, sizes: Sequence[int], pos: int, endpos: int
+    text: bytes,
+    version: int,
+    begin: int,
+    end: int,
+    sizes: Sequence[int],
+    pos: int,
+    endpos: int,
+    signed: bool = False,
 ) -> Subtree | None:
     """Entries ``[begin, end)`` from ``text[pos:endpos]``, their entry lines of an export joined
-    by newlines (module docstring): one pattern over the span (not a copy of it), every line's
-    index compared at once, the leaves hashed and the levels built with tight loops. The
-    cyclic garbage collector is off meanwhile: nothing here makes a cycle, and it would only
-    walk the chunk's tuples over and over."""
+    by newlines (module docstring): one pattern over the span (not a copy of it), or with
+    ``signed`` (format 2 only) :func:`signed_leaf_hashes`; every line's index compared at once, the
+    leaves hashed and the levels built with tight loops. The cyclic garbage collector is off
+    meanwhile: nothing here makes a cycle, and it would only walk the chunk's tuples over and
+    over."""
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _export_subtree(text, version, begin, end, sizes, pos, endpos)
+        if signed and version == 2:
+            hashes = signed_leaf_hashes(text, begin, end, pos, endpos)
+        else:
+            leaves = _matched_leaves(text, version, begin, end, pos, endpos)
+            hashes = None if leaves is None else [sha256(P0 + d).digest() for d in leaves]
+        if hashes is None:
+            return None
+        return subtree(begin, hashes, levels(hashes), sizes)
     finally:
         if collecting:
             gc.enable()
 
 
-def _export_subtree(
-    text: bytes, version: int, begin: int, end: int, sizes: Sequence[int], pos: int, endpos: int
-) -> Subtree | None:
+def _matched_leaves(
+    text: bytes, version: int, begin: int, end: int, pos: int, endpos: int
+) -> list[bytes] | None:
+    """The leaves of ``n`` lines each matching the entry-line pattern, with indexes ``begin …
+    end - 1`` (None otherwise)."""
     n = end - begin
     found = EXPORT_LINES[version].findall(text, pos, endpos)
     if len(found) != n or n == 0:
@@ -290,5 +315,30 @@ def _export_subtree(
     leaves = [x for _, x in found]
     if version == 1:  # their only backslashes are those of \" escapes: drop them all
         leaves = [x.translate(None, b"\\") for x in leaves]
-    hashes = [sha256(P0 + d).digest() for d in leaves]
-    return subtree(begin, hashes, levels(hashes), sizes)
+    return leaves
+
+
+def signed_leaf_hashes(
+    text: bytes, begin: int, end: int, pos: int, endpos: int
+) -> list[bytes] | None:
+    """The leaf hashes (RFC 9162 §2.1.1) of format-2 lines ``text[pos:endpos]`` if they are
+    exactly ``[begin,<leaf>]`` … ``[end - 1,<leaf>]`` (the index in its one decimal spelling),
+    else None. Whatever the leaf bytes are, they are hashed as they stand: only for a chunk a
+    signed root will vouch for (module docstring). Lines are compared in runs of one index
+    width, and each leaf is hashed straight from its slice of the line."""
+    lines = text[pos:endpos].split(b"\n")
+    if len(lines) != end - begin or not lines:
+        return None
+    hashes: list[bytes] = []
+    k = begin
+    while k < end:
+        width = len(str(k))
+        stop = min(end, 10**width)
+        run, at = lines[k - begin : stop - begin], width + 2
+        if [x[:at] for x in run] != [b"[%d," % i for i in range(k, stop)]:
+            return None
+        hashes += [sha256(P0 + x[at:-1]).digest() for x in run]
+        k = stop
+    if not all(map(bytes.endswith, lines, repeat(b"]"))):
+        return None
+    return hashes

@@ -199,9 +199,10 @@ def database_task(
             tx.rollback()
 
 
-ExportTask = tuple[int, int, Sequence[int], int, int]
-"""An export chunk: entries ``[begin, end)``, checkpoint sizes inside, and the span
-``(pos, endpos)`` of its lines in the text (``fast.export_subtree``)."""
+ExportTask = tuple[int, int, Sequence[int], int, int, bool]
+"""An export chunk: entries ``[begin, end)``, checkpoint sizes inside, the span
+``(pos, endpos)`` of its lines in the text, and whether a signed checkpoint covers it
+(``fast.export_subtree``)."""
 
 
 def export_processes(workers: int, chunks: int) -> int:
