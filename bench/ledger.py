@@ -197,7 +197,7 @@ def bench_verify(
             "database": f"hub ledger verify ({where}: content + tree + nodes)",
             "export": "hub ledger verify --export (format 2, tree only)",
             "export-v1": "hub ledger verify --export (format 1, tree only)",
-            "cli": "the command hub ledger verify --export FILE (format 2), its own process",
+            "cli": "the command hub ledger verify --export FILE (format 2)",
         }[what]
         procs = f"{report.workers} processes" if report.workers > 1 else "1 process"
         per_cpu = n / cpu[name] if cpu[name] > 0 else 0.0
@@ -228,7 +228,8 @@ def _cpu() -> float:
 
 
 _CLI_OK = re.compile(
-    r"^ok: ([0-9]+) entries, .*; ([0-9,]+) entries/s \(([0-9.]+) s, ([0-9]+) worker"
+    r"^ok: ([0-9]+) entries, .*; ([0-9,]+) entries/s \([0-9.]+ s, ([0-9]+) workers?, "
+    r"([0-9]+) chunks? re-checked"
 )
 
 
@@ -242,9 +243,9 @@ def _cli(file: Path, key_file: Path, workers: int) -> Report:
     m = _CLI_OK.match(done.stdout)
     if done.returncode != 0 or m is None:
         raise RuntimeError(f"hub ledger verify failed: {done.stdout}{done.stderr}")
-    report = Report(entries=int(m[1]), seconds=float(m[3]), workers=int(m[4]))
-    report.seconds = int(m[1]) / float(m[2].replace(",", ""))  # its printed rate, unrounded
-    return report
+    entries, rate = int(m[1]), float(m[2].replace(",", ""))
+    seconds = entries / rate if rate > 0 else 0.0  # the rate is printed more precisely
+    return Report(entries=entries, seconds=seconds, workers=int(m[3]), rechecked=int(m[4]))
 
 
 def _db(engine: Engine, key: Any, origin: str, workers: int) -> Report:

@@ -31,7 +31,7 @@ def test_every_measure_is_printed(capsys: pytest.CaptureFixture[str]) -> None:
         "hub ledger verify --export (format 2, tree only), 1 process",
         f"hub ledger verify --export (format 2, tree only), {procs}",
         f"hub ledger verify --export (format 1, tree only), {procs}",
-        f"the command hub ledger verify --export FILE (format 2), its own process, {procs}",
+        f"the command hub ledger verify --export FILE (format 2), {procs}",
     ):
         row = _row(out, label)
         m = re.match(

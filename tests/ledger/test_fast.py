@@ -22,6 +22,7 @@ from sqlalchemy import Connection, select, update
 
 from hub.ledger import Frontier, leaf_hash
 from hub.ledger.log import fast
+from hub.ledger.log.entries import ACCESS, leaf_bytes
 from hub.ledger.log.export import verify_export
 from hub.ledger.log.keys import LedgerConfig
 from hub.ledger.log.schema import ledger_entry, ledger_node
@@ -487,6 +488,65 @@ def test_an_export_with_entry_lines_out_of_place_is_read_line_by_line(ledger_app
     lines[8] = lines[8].replace(b"access", b"consent", 1)  # entry 5 (after the note)
     report = verify_export(lines, config.public_key(), config.origin)
     assert report.problems[0].index == 5
+
+
+ORIGIN = "tests.example/ledger"
+
+
+def _signed_export(leaves: list[bytes], sizes: list[int]) -> tuple[bytes, Any]:
+    """A format-2 export of ``leaves`` with a checkpoint signed at each of ``sizes`` by a
+    fixed test key (no database): the file's bytes and the public key."""
+    import orjson
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from hub.ledger import root_from_leaf_hashes
+    from hub.ledger.checkpoint import Checkpoint, public_key_text, sign_checkpoint
+
+    private = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
+    key = private.public_key()
+    header = {"type": "header", "version": 2, "origin": ORIGIN, "key": public_key_text(key, ORIGIN)}
+    out = [orjson.dumps(header), *(b"[%d,%s]" % (i, x) for i, x in enumerate(leaves))]
+    for size in sizes:
+        root = root_from_leaf_hashes([leaf_hash(x) for x in leaves[:size]])
+        note = sign_checkpoint(Checkpoint(ORIGIN, size, root, 10**15), private, ORIGIN)
+        out.append(orjson.dumps({"type": "checkpoint", "note": note}))
+    return b"\n".join(out) + b"\n", key
+
+
+def _every_way(data: bytes, key: Any) -> set[tuple[str, ...]]:
+    """The problems ``verify_export`` reports for ``data`` every way it can be asked: the
+    file's bytes or its lines, with and without the fast path, chunks of 4, 8, 16 and 16384
+    entries, 1 and 2 processes."""
+    seen = set()
+    for given in (data, data.splitlines()):
+        for fast_path in (True, False):
+            for chunk in (4, 8, 16, 16384):
+                for workers in (1, 2):
+                    report = verify_export(
+                        given, key, ORIGIN, chunk=chunk, fast_path=fast_path, workers=workers
+                    )
+                    seen.add(tuple(str(p) for p in report.problems))
+    return seen
+
+
+def test_a_leaf_a_verified_checkpoint_covers_is_the_signers_whichever_way_it_is_verified() -> None:
+    """Over an export, a leaf of no entry shape before the last verified checkpoint — only the
+    key's holder can put one there, and the file's leaves reach that checkpoint's root — is
+    the signer's and not reported; after it, it is. Either way the report is the same
+    whatever the path, chunk size or processes (it once depended on them)."""
+    leaves = [leaf_bytes(ACCESS, f"AuditEvent/a-{i}/_history/1", b"%d" % i, i) for i in range(20)]
+    leaves[3] = b"not a ledger entry"
+    data, key = _signed_export(leaves, [12])
+    assert _every_way(data, key) == {()}
+    tampered = data.replace(b"[14,{", b"[14,{ ")  # after the checkpoint: no signature covers it
+    (problems,) = _every_way(tampered, key)
+    assert len(problems) == 1 and problems[0].startswith("index 14: entry bytes are not"), problems
+    data, key = _signed_export(leaves, [2])  # the checkpoint does not cover it
+    (problems,) = _every_way(data, key)
+    assert len(problems) == 1 and problems[0].startswith("index 3: entry bytes are not"), problems
+    moved = data.replace(b"[1,", b"[1,{}").replace(b"[3,", b"[3,{}")  # the root differs now
+    (problems,) = _every_way(moved, key)
+    assert problems[0].startswith("index 1: entry bytes are not"), problems
 
 
 FILE_EDITS: dict[str, Callable[[bytes], bytes | list[bytes]]] = {

@@ -83,7 +83,9 @@ def _report(report: Report) -> None:
             f"ok: {report.entries} entries, {report.checkpoints} checkpoints verified; "
             f"tree size {report.size}, root {store.b64(report.root)}; "
             f"{report.rate:,.0f} entries/s ({report.seconds:.3f} s, "
-            f"{report.workers} worker{'s' if report.workers > 1 else ''})"
+            f"{report.workers} worker{'s' if report.workers > 1 else ''}, "
+            f"{report.rechecked} chunk{'' if report.rechecked == 1 else 's'} re-checked "
+            "entry by entry)"
         )
         return
     first = next((p.index for p in report.problems if p.index is not None), None)

@@ -17,9 +17,11 @@ is still read. Any other version is refused (:class:`ExportError`).
 the file: chunks of entry lines on the fast path (``fast.export_subtree``; in worker processes
 with ``workers``), any chunk not proved sound re-checked entry by entry. The fast path reads
 the file's bytes as they are — each chunk a span of them, found from the index its first line
-claims; format-2 chunks up to the last validly signed checkpoint *signed* (their leaves taken
-as they stand: the signed root they must reach vouches for them, ``fast`` module docstring) —
-and falls back to the file's lines, from the start, unless it proves every entry line.
+claims; format-2 chunks up to the last verified checkpoint *signed* (their leaves taken as
+they stand: the signed root they must reach vouches for them, :func:`vouched`) — and falls back
+to the file's lines, from the start, unless it proves every entry line. Leaves a verified
+checkpoint vouches for are not checked for shape on any path: an export is verified as being
+what the key's holder signed.
 A file whose entry lines are not one run after the header (hand-edited, say) is checked entry
 by entry throughout.
 """
@@ -36,9 +38,12 @@ import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Connection, select
 
+from hub.ledger.checkpoint import Checkpoint
+from hub.ledger.hasher import leaf_hash
 from hub.ledger.log import fast, parallel, store
 from hub.ledger.log.schema import ledger_entry
 from hub.ledger.log.verify import Problem, Rebuild, Report, chunks, open_notes
+from hub.ledger.merkle import root_from_leaf_hashes
 
 VERSIONS = (1, 2)
 _LOOSE_V2 = re.compile(rb"\[(0|[1-9][0-9]*),(.*)\]", re.DOTALL)
@@ -172,13 +177,12 @@ def verify_export(
 
 
 def _joined(lines: list[bytes]) -> bytes | None:
-    """The lines as one file's bytes, whose ``splitlines()`` they are as far as
-    :func:`_verify_file` can tell: None if a line outside the run of entry lines breaks (a
-    break inside the run makes its chunk unproved)."""
-    first, last = _entry_bounds(lines, _version(lines))
-    if any(b"\n" in x or b"\r" in x for x in (*lines[:first], *lines[last:])):
+    """The lines as one file's bytes, whose ``splitlines()`` they are: None if a line holds a
+    line break or a carriage return (such "lines" are verified as they are given)."""
+    joined = b"\n".join(lines)
+    if joined.count(b"\n") != len(lines) - 1 or b"\r" in joined:
         return None
-    return b"\n".join(lines)
+    return joined
 
 
 def _others(
@@ -229,10 +233,10 @@ def _verify_lines(
     problems: list[Problem] = []
     notes, extra = _others(((n, lines[n]) for n in others), witness, problems)
     opened = open_notes(notes, public_key, key_name, problems)
-    rebuild = Rebuild(opened, max_problems)
     if extra:  # entries not all in one run of entry lines: check them line by line
         usual, where = False, sorted(where + extra)
     block = lines[first:last] if usual else [lines[n] for n in where]
+    rebuild = Rebuild(opened, max_problems, vouched(block, version, opened))
     size = parallel.chunk_size(chunk, len(block), workers)
     tasks = chunks(len(block), size, rebuild.by_size)
     text, spans = _spans(block, tasks if fast_path and usual else [])
@@ -253,6 +257,27 @@ def _verify_lines(
     report.problems, report.rechecked = problems + rebuild.problems, rechecked
     report.workers, report.provers = use, provers
     return report
+
+
+def cover(opened: Sequence[tuple[str, Checkpoint]], entries: int) -> int:
+    """The size of the last verified checkpoint (the file's or a witnessed one) that is not
+    past the ``entries`` (0: none)."""
+    return max((cp.size for _, cp in opened if cp.size <= entries), default=0)
+
+
+def vouched(block: Sequence[bytes], version: int, opened: Sequence[tuple[str, Checkpoint]]) -> int:
+    """:func:`cover` of the entry lines ``block`` if the leaves of its first that many lines
+    (in file order, as ``Rebuild`` takes them) reach every root signed at that size, else 0.
+    Those leaves are then, byte for byte, the ones the key's holder signed: an export is
+    verified as being what was signed, and their shape is not checked again (the database's
+    verify checks every leaf). Decided before any entry is checked, so the report is the same
+    whichever path proves them, in chunks of any size, in any number of processes."""
+    size = cover(opened, len(block))
+    if size == 0:
+        return 0
+    hashes = [leaf_hash(entry_of(raw, version, k)[1]) for k, raw in enumerate(block[:size])]
+    root = root_from_leaf_hashes(hashes)
+    return size if all(cp.root == root for _, cp in opened if cp.size == size) else 0
 
 
 def _verify_file(
@@ -279,8 +304,8 @@ def _verify_file(
     opened = open_notes(notes, public_key, key_name, problems)
     rebuild = Rebuild(opened, max_problems)
     size = parallel.chunk_size(chunk, n, workers)
-    cover = max((s for s in rebuild.by_size if s <= n), default=0) if version == 2 else 0
-    spans = _file_spans(data, version, start, stop, chunks(n, size, rebuild.by_size), cover)
+    signed = cover(opened, n) if version == 2 else 0
+    spans = _file_spans(data, version, start, stop, chunks(n, size, rebuild.by_size), signed)
     if spans is None:
         return None
     use = parallel.export_processes(workers, len(spans))
@@ -350,14 +375,16 @@ def _file_spans(
     start: int,
     stop: int,
     tasks: Sequence[tuple[int, int, list[int]]],
-    cover: int,
+    signed: int,
 ) -> list[parallel.ExportTask] | None:
     """Each chunk ``(begin, end, sizes)`` of the entry lines ``data[start:stop]`` with the
     span ``(pos, endpos)`` of its lines: from the start of the line that claims index
     ``begin`` to the newline before the one claiming ``end``, looked for near where the
-    lines' mean length puts it (None if there is no such line). Whatever lines claim, the
-    spans cut ``data[start:stop]`` into consecutive pieces, so chunks proving that piece
-    ``j`` holds exactly the well-formed entries ``begin … end - 1`` prove the whole run."""
+    lines' mean length puts it (None if there is no such line); and, for chunks ending at or
+    before ``signed`` (:func:`cover`), True: their leaves are taken as they stand (the
+    ``fast`` module docstring). Whatever lines claim, the spans cut ``data[start:stop]`` into
+    consecutive pieces, so chunks proving that piece ``j`` holds exactly the well-formed
+    entries ``begin … end - 1`` prove the whole run."""
     n = tasks[-1][1] if tasks else 0
     mean = (stop - start) / max(n, 1)
     form = b"\n[%d," if version == 2 else b'\n{"type":"entry","index":%d,'
@@ -371,7 +398,7 @@ def _file_spans(
             endpos = at if at >= 0 else data.find(form % end, pos, stop)
             if endpos < 0:
                 return None
-        spans.append((begin, end, sizes, pos, endpos, end <= cover))
+        spans.append((begin, end, sizes, pos, endpos, end <= signed))
         pos = endpos + 1
     return spans
 
@@ -381,7 +408,7 @@ def _spans(
 ) -> tuple[bytes, list[parallel.ExportTask]]:
     """The entry lines joined by newlines (one buffer, which forked workers read without
     touching the lines' objects), and each chunk ``(begin, end, sizes)`` with the span
-    ``(pos, endpos)`` of its lines in it."""
+    ``(pos, endpos)`` of its lines in it (every leaf matched: not signed)."""
     if not tasks:
         return b"", []
     lengths, pos, spans = map(len, block), 0, list[parallel.ExportTask]()

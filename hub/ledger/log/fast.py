@@ -32,13 +32,13 @@ What a chunk proves is everything the slow path checks (``verify`` module docstr
   equal the stored ``ledger_node`` rows ``(level, idx)`` for every level up to ``k``.
 
 An export chunk (``export_subtree``) proves indexes, leaf bytes and the subtree hashes. A
-*signed* one — a format-2 chunk that ends at or before the size of a checkpoint whose signature
-was verified — proves its indexes and that its lines are exactly ``[index,leaf]``, and hashes
-what it takes for the leaves without matching :data:`ENTRY`: the caller accepts it only if the
-tree it joins reaches that checkpoint's signed root (``export._verify_file``), and then the
-leaves are the signed ones byte for byte (SHA-256 is collision resistant), leaves the hub wrote
-with ``entries.leaf_bytes``. Matching the pattern would add nothing there but a second
-reason to fail; past the last checkpoint, where no signature covers them, every leaf is matched.
+*signed* one — a format-2 chunk that ends at or before the size of the last verified checkpoint
+(``export.cover``) — proves its indexes and that its lines are exactly ``[index,leaf]``, and
+hashes what it takes for the leaves without matching :data:`ENTRY`: those leaves are vouched
+for by the signature (``export.vouched``: the caller accepts the file's bytes only if the tree
+reaches the root signed at that size, and then they are the signed leaves byte for byte), and
+the entry-by-entry path does not check their shape either. Past that checkpoint, where no
+signature covers them, every leaf is matched.
 """
 
 from __future__ import annotations

@@ -16,7 +16,8 @@ From the database (``verify_database``), entry by entry in index order:
    Consent version written since the ledger began must have an entry.
 
 The first problem names the first bad index. ``verify_export`` (``hub.ledger.log.export``)
-runs steps 1, 2, 4 (roots only) and 5 over an export file, with no database.
+runs steps 1, 2, 4 (roots only) and 5 over an export file, with no database — step 2 only for
+leaves no verified checkpoint vouches for (``export.vouched``).
 
 Speed: the log is cut into chunks that are aligned subtrees; each is first tried on the fast
 path (``hub.ledger.log.fast``: "sound" or "look closer"), also in worker processes over their
@@ -92,10 +93,15 @@ def _b(value: Any) -> bytes:
 class Rebuild:
     """Recompute the tree from entries in index order, collecting problems (steps 1, 2, 4, 5)."""
 
-    def __init__(self, checkpoints: Sequence[tuple[str, Checkpoint]], max_problems: int) -> None:
+    def __init__(
+        self, checkpoints: Sequence[tuple[str, Checkpoint]], max_problems: int, vouched: int = 0
+    ) -> None:
         self.frontier = Frontier()
         self.problems: list[Problem] = []
         self.max_problems = max_problems
+        #: entries before this index are taken as a verified signature vouches for them: their
+        #: leaf bytes are not parsed (an export's, ``export.vouched``; 0 for the database)
+        self.vouched = vouched
         self.by_size: dict[int, list[tuple[str, Checkpoint]]] = {}
         for label, cp in checkpoints:
             self.by_size.setdefault(cp.size, []).append((label, cp))
@@ -124,7 +130,7 @@ class Rebuild:
         if idx != i:
             self.problem(i, f"entry missing or out of place (found index {idx} instead)")
         leaf: Leaf | None = parsed
-        if leaf is None:
+        if leaf is None and i >= self.vouched:
             try:
                 leaf = parse_leaf(data)
             except LeafError as exc:
