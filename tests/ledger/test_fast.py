@@ -569,6 +569,9 @@ FILE_EDITS: dict[str, Callable[[bytes], bytes | list[bytes]]] = {
     "a line holding a line break": lambda data: [
         *data.splitlines()[:-1], b"{}\n" + data.splitlines()[-1]
     ],
+    "an entry line holding the next one": lambda data: [
+        *data.splitlines()[:3], b"\n".join(data.splitlines()[3:5]), *data.splitlines()[5:]
+    ],
     "a line with a carriage return": lambda data: [*data.splitlines(), b'{"type":"note"}\rx'],
 }  # fmt: skip
 
