@@ -48,7 +48,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from hashlib import sha256
-from itertools import repeat
 from typing import Any
 
 P0, P1 = b"\x00", b"\x01"
@@ -326,8 +325,12 @@ def signed_leaf_hashes(
     else None. Whatever the leaf bytes are, they are hashed as they stand: only for a chunk a
     signed root will vouch for (module docstring). Lines are compared in runs of one index
     width, and each leaf is hashed straight from its slice of the line."""
-    lines = text[pos:endpos].split(b"\n")
-    if len(lines) != end - begin or not lines:
+    span = text[pos:endpos]
+    lines = span.split(b"\n")
+    # every line ends with "]": each newline follows one, and so does the end
+    if len(lines) != end - begin or span.count(b"]\n") != len(lines) - 1:
+        return None
+    if not span.endswith(b"]"):
         return None
     hashes: list[bytes] = []
     k = begin
@@ -339,6 +342,4 @@ def signed_leaf_hashes(
             return None
         hashes += [sha256(P0 + x[at:-1]).digest() for x in run]
         k = stop
-    if not all(map(bytes.endswith, lines, repeat(b"]"))):
-        return None
     return hashes
