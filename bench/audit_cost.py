@@ -13,7 +13,9 @@ gain (such a design would still write a queue row). Default database: a fresh SQ
 temporary directory; ``--database-url`` names a PostgreSQL database that is **emptied**. On
 SQLite it also prints how many WAL checkpoints the background checkpointer ran (off the request
 path, ``hub.store.db.WalCheckpointer``). Figures move with the machine's load: repeat runs and
-give the best and the spread.
+give the best and the spread. Each round runs the reads back to back with and without the
+audit, so it also prints each round's own ratio and their median (a machine whose speed drifts
+moves both runs of a round alike).
 
 ``--http`` measures *server throughput* instead: ``hub serve`` (gunicorn, ``--workers`` ×
 ``--threads``, ``HUB_AUTH=off``) driven by wrk (``--connections`` keep-alive connections,
@@ -32,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import statistics
 import tempfile
 import time
 from typing import Any
@@ -200,6 +203,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  ratio audited / audit off: {a / u:.2f}")
     if row_only:
         print(f"  ratio record without its ledger entry / audit off: {max(row_only) / u:.2f}")
+    paired = [x / y for x, y in zip(audited, unaudited, strict=True)]
+    print(
+        f"  ratio audited / audit off within each round (run back to back): "
+        f"{', '.join(f'{x:.2f}' for x in paired)}; median {statistics.median(paired):.2f}"
+    )
     _deferred(app.extensions["hub.db"].engine)
     from hub.store.db import checkpointer_of
 
