@@ -13,9 +13,9 @@ gain (such a design would still write a queue row). Default database: a fresh SQ
 temporary directory; ``--database-url`` names a PostgreSQL database that is **emptied**. On
 SQLite it also prints how many WAL checkpoints the background checkpointer ran (off the request
 path, ``hub.store.db.WalCheckpointer``). Figures move with the machine's load: repeat runs and
-give the best and the spread. Each round runs the reads back to back with and without the
-audit, so it also prints each round's own ratio and their median (a machine whose speed drifts
-moves both runs of a round alike).
+give the best and the spread. Within a round the runs take turns every 100 reads (the same
+reads), so that a machine whose speed drifts moves them alike; each round's own ratio and their
+median are printed too.
 
 ``--http`` measures *server throughput* instead: ``hub serve`` (gunicorn, ``--workers`` ×
 ``--threads``, ``HUB_AUTH=off``) driven by wrk (``--connections`` keep-alive connections,
@@ -47,12 +47,41 @@ H = {"Accept": "application/fhir+json", "Content-Type": "application/fhir+json"}
 def _reads(client: Any, ids: list[str], n: int, seed: int) -> float:
     rng = random.Random(seed)
     paths = [f"/fhir/Patient/{rng.choice(ids)}" for _ in range(n)]
+    return n / _timed(client, paths)
+
+
+def _timed(client: Any, paths: list[str]) -> float:
+    """Seconds to read ``paths`` one after another (each must answer 200)."""
     t0 = time.perf_counter()
     for path in paths:
         r = client.get(path, headers=H)
         if r.status_code != 200:
             raise SystemExit(f"{path}: {r.status_code} {r.data[:200]!r}")
-    return n / (time.perf_counter() - t0)
+    return time.perf_counter() - t0
+
+
+BLOCK = 100
+"""Reads per block: a round takes turns between its runs every ``BLOCK`` reads."""
+
+
+def _round(
+    client: Any, ids: list[str], n: int, seed: int, modes: dict[str, Any]
+) -> dict[str, float]:
+    """One round: the same ``n`` reads under each mode (a function that applies it and
+    returns its undo), taking turns every :data:`BLOCK` reads, so that a machine whose speed
+    drifts moves every mode alike; req/s per mode."""
+    rng = random.Random(seed)
+    paths = [f"/fhir/Patient/{rng.choice(ids)}" for _ in range(n)]
+    took = dict.fromkeys(modes, 0.0)
+    for start in range(0, n, BLOCK):
+        block = paths[start : start + BLOCK]
+        for name, apply in modes.items():
+            undo = apply()
+            try:
+                took[name] += _timed(client, block)
+            finally:
+                undo()
+    return {name: n / t for name, t in took.items()}
 
 
 def _deferred(engine: Any) -> None:
@@ -176,22 +205,28 @@ def main(argv: list[str] | None = None) -> int:
     from hub.ledger.log import store as ledger_store
 
     real_write, real_append = recorder.write, ledger_store.record_access
+
+    def no_ledger() -> Any:  # the AuditEvent row, but no ledger entry: what the ledger costs
+        ledger_store.record_access = lambda conn, stored: 0  # type: ignore[assignment]
+        return lambda: setattr(ledger_store, "record_access", real_append)
+
+    def audit_off() -> Any:
+        recorder.write = lambda repo, record: None  # type: ignore[assignment,return-value]
+        return lambda: setattr(recorder, "write", real_write)
+
+    modes: dict[str, Any] = {"audited": lambda: lambda: None}
+    if args.parts:
+        modes["row_only"] = no_ledger
+    modes["off"] = audit_off
     audited: list[float] = []
     unaudited: list[float] = []
     row_only: list[float] = []
     for k in range(args.rounds):
-        audited.append(_reads(client, ids, args.n, k))
-        if args.parts:  # the AuditEvent row, but no ledger entry: what the ledger costs
-            ledger_store.record_access = lambda conn, stored: 0  # type: ignore[assignment]
-            try:
-                row_only.append(_reads(client, ids, args.n, k))
-            finally:
-                ledger_store.record_access = real_append
-        recorder.write = lambda repo, record: None  # type: ignore[assignment,return-value]
-        try:
-            unaudited.append(_reads(client, ids, args.n, k))
-        finally:
-            recorder.write = real_write
+        rates = _round(client, ids, args.n, k, modes)
+        audited.append(rates["audited"])
+        unaudited.append(rates["off"])
+        if args.parts:
+            row_only.append(rates["row_only"])
     a, u = max(audited), max(unaudited)
     backend = url.split(":", 1)[0].split("+", 1)[0]
     print(f"{backend}: {args.n} reads x {args.rounds} rounds, single thread, best round")
@@ -205,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  ratio record without its ledger entry / audit off: {max(row_only) / u:.2f}")
     paired = [x / y for x, y in zip(audited, unaudited, strict=True)]
     print(
-        f"  ratio audited / audit off within each round (run back to back): "
+        f"  ratio audited / audit off within each round: "
         f"{', '.join(f'{x:.2f}' for x in paired)}; median {statistics.median(paired):.2f}"
     )
     _deferred(app.extensions["hub.db"].engine)

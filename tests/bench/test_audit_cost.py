@@ -34,7 +34,7 @@ def test_parts_adds_a_record_without_its_ledger_entry(capsys: pytest.CaptureFixt
         row_only / off, abs=0.006
     )
     assert "deferred:" in out
-    each = r"within each round \(run back to back\): ([0-9.]+); median ([0-9.]+)$"
+    each = r"within each round: ([0-9.]+); median ([0-9.]+)$"
     m = re.search(each, out, re.MULTILINE)
     assert m is not None and m.group(1) == m.group(2), out  # one round: its ratio is the median
     assert float(m.group(1)) == pytest.approx(audited / off, abs=0.006)
