@@ -194,6 +194,20 @@ def test_checkpoint_and_body_validation() -> None:
             sign_checkpoint(CP, KEY, name)
 
 
+def test_timestamps_are_formatted_as_strftime_formats_them() -> None:
+    """``format_timestamp`` spells the fields itself: the same text as ``strftime``."""
+    import random
+    from datetime import UTC, datetime, timedelta
+
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    rng = random.Random(7)
+    low, high = -62_135_596_800_000_000, 253_402_300_799_999_999  # 0001-01-01 … 9999-12-31
+    edges = [0, -1, 1, 999_999, 1_000_000, low, high, -30_610_224_000_000_001]  # 999-12-31
+    for us in edges + [rng.randrange(low, high + 1) for _ in range(5000)]:
+        reference = (epoch + timedelta(microseconds=us)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        assert format_timestamp(us) == reference, us
+
+
 def test_timestamps_are_rfc3339_utc_microseconds() -> None:
     assert format_timestamp(0) == "1970-01-01T00:00:00.000000Z"
     assert parse_timestamp("2026-11-23T09:14:46.123456Z") == 1_795_425_286_123_456

@@ -163,3 +163,19 @@ def test_checkpoints_every_n_entries_signed_with_a_0600_key(
         assert base64.b64encode(bytes(rows[1].root)).decode() in latest.get_data(as_text=True)
     finally:
         app.extensions["hub.db"].dispose()
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 3, 7, 8, 12, 1023, 1024, 2**40 + 5])
+def test_the_state_rows_frontier_is_read_as_the_checked_constructor_reads_it(size: int) -> None:
+    """``frontier_from`` skips ``Frontier``'s per-hash checks (it runs on every append) but
+    reads the same frontier, and refuses a blob of any other length."""
+    from hub.ledger import Frontier
+
+    levels = [b for b in range(size.bit_length() - 1, -1, -1) if size >> b & 1]
+    hashes = [hashlib.sha256(b"%d" % level).digest() for level in levels]
+    blob = b"".join(hashes)
+    checked = Frontier(size, tuple(zip(levels, hashes, strict=True)))
+    assert store.frontier_from(size, blob) == checked
+    for bad in (blob + b"x", blob + bytes(32), *((blob[:-1], blob[32:]) if blob else ())):
+        with pytest.raises(ValueError):
+            store.frontier_from(size, bad)

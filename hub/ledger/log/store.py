@@ -75,8 +75,14 @@ def _set_bits_descending(n: int) -> list[int]:
 
 
 def frontier_from(size: int, blob: bytes) -> Frontier:
+    """The frontier the state row stores: one hash per set bit of ``size``, highest level
+    first (``Frontier``). Read on every append: its levels are right by construction, so
+    only the blob's length is checked (ValueError), not each hash again."""
+    levels = _set_bits_descending(size)
+    if size < 0 or len(blob) != HASH_SIZE * len(levels):
+        raise ValueError(f"a frontier of size {size} is not {len(blob)} bytes")
     hashes = [blob[i : i + HASH_SIZE] for i in range(0, len(blob), HASH_SIZE)]
-    return Frontier(size, tuple(zip(_set_bits_descending(size), hashes, strict=True)))
+    return Frontier._unchecked(size, tuple(zip(levels, hashes, strict=True)))
 
 
 def _state_query(lock: bool) -> Any:
